@@ -1,0 +1,34 @@
+"""Every exception medjudge raises on purpose lives here."""
+
+from __future__ import annotations
+
+
+class MedjudgeError(Exception):
+    """Base class of all medjudge errors."""
+
+
+class InputError(MedjudgeError):
+    """A line or row of input could not be turned into an item."""
+
+    def __init__(self, source: str, line: int | None, message: str) -> None:
+        self.source = source
+        self.line = line
+        self.message = message
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(MedjudgeError):
+    """A setting, model string, prompt or taxonomy file is unusable."""
+
+
+class ReadOnlyError(MedjudgeError):
+    """A statement tried to modify a database opened read-only."""
+
+
+class JudgeOutputError(MedjudgeError):
+    """The judge model's answer could not be validated into a verdict (after retries)."""
+
+
+class TransportError(MedjudgeError):
+    """The judge model could not be reached or kept failing (HTTP 429/5xx, timeouts)."""

@@ -1,0 +1,210 @@
+"""The LLM judge: Instructor-typed verdicts over litellm, with validation re-asks and transport retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import instructor  # noqa: E402
+import litellm  # noqa: E402
+from instructor.core.exceptions import InstructorRetryException  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt  # noqa: E402
+
+from judge.injection import injection_evidence  # noqa: E402
+from judge.models import Item, JudgeOutput, Verdict  # noqa: E402
+from judge.prompt import PromptTemplate, load_prompt, messages_hash  # noqa: E402
+from judge.settings import JudgeSettings, make_judge_id  # noqa: E402
+from judge.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
+
+litellm.suppress_debug_info = True
+logging.getLogger("instructor").setLevel(logging.CRITICAL)
+log = logging.getLogger("medjudge.llm")
+
+_MODES = {"json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON, "tools": instructor.Mode.TOOLS}
+_TRANSIENT = (
+    litellm.RateLimitError,
+    litellm.InternalServerError,
+    litellm.ServiceUnavailableError,
+    litellm.BadGatewayError,
+    litellm.Timeout,
+    litellm.APIConnectionError,
+)
+
+
+class TransientError(Exception):
+    """Internal marker: the call failed in a way worth retrying."""
+
+    def __init__(self, cause: BaseException, usage: Any = None) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, _TRANSIENT):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+def _root(exc: BaseException) -> BaseException:
+    if isinstance(exc, InstructorRetryException) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _clean_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text.replace("\n", " ")[:2000]
+
+
+class LLMJudge:
+    """Classify a wrong response into one taxonomy category with an LLM (sync and async)."""
+
+    def __init__(self, settings: JudgeSettings, prompt: PromptTemplate | None = None,
+                 taxonomy: Taxonomy | None = None) -> None:
+        self.settings = settings
+        self.prompt = prompt or load_prompt(settings.prompt)
+        self.taxonomy = taxonomy or load_taxonomy(settings.taxonomy)
+        self.model = settings.model
+        self.judge_id = make_judge_id(self.identity())
+        mode = _MODES.get(settings.mode)
+        if mode is None:
+            raise ValueError(f"unknown mode {settings.mode!r}; choose from {sorted(_MODES)}")
+        if settings.mode == "tools":
+            import mcp  # noqa: F401  - litellm's tools path imports it
+        self._aclient = instructor.from_litellm(litellm.acompletion, mode=mode)
+        self._client = instructor.from_litellm(litellm.completion, mode=mode)
+
+    def identity(self) -> dict[str, object]:
+        """Model, prompt version, taxonomy version and settings: what the judge_id hashes."""
+        return self.settings.identity(self.prompt.version, f"{self.taxonomy.version}:{self.taxonomy.content_hash}")
+
+    def messages(self, item: Item) -> list[dict[str, str]]:
+        """The chat messages sent for an item."""
+        return self.prompt.render(item, self.taxonomy, self.settings.category_order)
+
+    def _kwargs(self, item: Item, messages: list[dict[str, str]]) -> dict[str, Any]:
+        s = self.settings
+        kw: dict[str, Any] = dict(
+            model=s.model, messages=messages, response_model=JudgeOutput, max_retries=s.max_retries,
+            context={"response": item.response}, temperature=s.temperature, max_tokens=s.max_tokens,
+            timeout=s.timeout_s, num_retries=0,
+        )
+        if s.api_base:
+            kw["api_base"] = s.api_base
+        if s.api_key is not None:
+            kw["api_key"] = s.api_key.get_secret_value()
+        elif s.api_base:
+            kw["api_key"] = "sk-no-key"
+        return kw
+
+    def _retrying_kwargs(self) -> dict[str, Any]:
+        s = self.settings
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            cause = exc.cause if isinstance(exc, TransientError) else exc
+            hinted = _retry_after(cause) if cause else None
+            base = s.backoff_s * (2 ** (state.attempt_number - 1))
+            delay = hinted if hinted is not None else base
+            return min(delay, s.backoff_max_s)
+
+        return dict(
+            stop=stop_after_attempt(s.transport_retries + 1), wait=wait,
+            retry=retry_if_exception(lambda e: isinstance(e, TransientError)), reraise=True,
+        )
+
+    def _verdict(self, item: Item, mhash: str, t0: float, attempts: int, **fields: Any) -> Verdict:
+        flags = ["prompt_injection_suspected"] if injection_evidence(item.response) else []
+        v = Verdict(item_id=item.item_id, judge_id=self.judge_id, model=self.model, prompt_version=self.prompt.version,
+                    prompt_hash=mhash, latency_ms=(time.perf_counter() - t0) * 1000, attempts=attempts, flags=flags,
+                    source="llm", **fields)
+        log.info("llm call item=%s judge=%s prompt_hash=%s status=%s tokens=%s/%s latency_ms=%.0f attempts=%d",
+                 item.item_id, self.judge_id, mhash, v.status, v.prompt_tokens, v.completion_tokens,
+                 v.latency_ms or 0, attempts)
+        return v
+
+    def _ok(self, item: Item, out: JudgeOutput, raw: Any, mhash: str, t0: float, attempts: int) -> Verdict:
+        usage = getattr(raw, "usage", None)
+        try:
+            cost = float(litellm.completion_cost(completion_response=raw))
+        except Exception:  # noqa: BLE001 - unknown models have no price
+            cost = None
+        return self._verdict(
+            item, mhash, t0, attempts, status="ok", category=out.category, rationale=out.rationale,
+            evidence=out.evidence, confidence=out.confidence, secondary=[c for c in out.secondary if c != out.category],
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None), cost_usd=cost,
+        )
+
+    def _error(self, item: Item, exc: BaseException, mhash: str, t0: float, attempts: int) -> Verdict:
+        root = _root(exc.cause if isinstance(exc, TransientError) else exc)
+        usage = getattr(exc, "total_usage", None)
+        tokens = dict(prompt_tokens=getattr(usage, "prompt_tokens", None),
+                      completion_tokens=getattr(usage, "completion_tokens", None))
+        if isinstance(exc, InstructorRetryException) and not _is_transient(root) and exc.failed_attempts:
+            return self._verdict(item, mhash, t0, attempts, status="needs_review",
+                                 error=f"judge output failed validation after {exc.n_attempts} attempt(s): "
+                                       f"{_clean_error(root)}", **tokens)
+        if isinstance(root, ValidationError):
+            return self._verdict(item, mhash, t0, attempts, status="needs_review", error=_clean_error(root), **tokens)
+        return self._verdict(item, mhash, t0, attempts, status="failed",
+                             error=f"after {attempts} attempt(s): {_clean_error(root)}", **tokens)
+
+    def _classify(self, exc: BaseException) -> BaseException:
+        root = _root(exc)
+        if _is_transient(root):
+            return TransientError(root)
+        return exc
+
+    async def ajudge(self, item: Item) -> Verdict:
+        """Judge one item asynchronously."""
+        messages = self.messages(item)
+        mhash, t0, attempts = messages_hash(messages), time.perf_counter(), 0
+        kwargs = self._kwargs(item, messages)
+        try:
+            async for attempt in AsyncRetrying(**self._retrying_kwargs()):
+                with attempt:
+                    attempts += 1
+                    try:
+                        out, raw = await self._aclient.chat.completions.create_with_completion(**kwargs)
+                    except Exception as e:  # noqa: BLE001 - classified below
+                        raise self._classify(e) from e
+            return self._ok(item, out, raw, mhash, t0, attempts)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - becomes a needs_review/failed verdict
+            return self._error(item, e, mhash, t0, attempts)
+
+    def judge(self, item: Item) -> Verdict:
+        """Judge one item synchronously."""
+        messages = self.messages(item)
+        mhash, t0, attempts = messages_hash(messages), time.perf_counter(), 0
+        kwargs = self._kwargs(item, messages)
+        try:
+            for attempt in Retrying(**self._retrying_kwargs()):
+                with attempt:
+                    attempts += 1
+                    try:
+                        out, raw = self._client.chat.completions.create_with_completion(**kwargs)
+                    except Exception as e:  # noqa: BLE001 - classified below
+                        raise self._classify(e) from e
+            return self._ok(item, out, raw, mhash, t0, attempts)
+        except Exception as e:  # noqa: BLE001 - becomes a needs_review/failed verdict
+            return self._error(item, e, mhash, t0, attempts)

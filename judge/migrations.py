@@ -1,0 +1,137 @@
+"""DuckDB schema migrations: an append-only list of numbered functions, applied once each, in order.
+
+Never edit or reorder a released migration; add a new one at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    """items, judges, runs, verdicts and the error_distribution view."""
+    con.execute("""
+        CREATE TABLE items (
+            item_id VARCHAR PRIMARY KEY,
+            dimension VARCHAR,
+            task VARCHAR,
+            question VARCHAR,
+            options JSON,
+            reference_answer VARCHAR,
+            model VARCHAR,
+            response VARCHAR,
+            meta JSON,
+            added_at TIMESTAMP DEFAULT current_timestamp
+        )""")
+    con.execute("""
+        CREATE TABLE judges (
+            judge_id VARCHAR PRIMARY KEY,
+            model VARCHAR,
+            prompt_version VARCHAR,
+            taxonomy_version VARCHAR,
+            identity JSON,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        )""")
+    con.execute("""
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            kind VARCHAR,
+            judge_id VARCHAR,
+            input VARCHAR,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            n_input INTEGER,
+            n_skipped INTEGER,
+            n_ok INTEGER,
+            n_needs_review INTEGER,
+            n_failed INTEGER,
+            prompt_tokens BIGINT,
+            completion_tokens BIGINT,
+            cost_usd DOUBLE,
+            wall_s DOUBLE,
+            settings JSON
+        )""")
+    con.execute("""
+        CREATE TABLE verdicts (
+            item_id VARCHAR NOT NULL,
+            judge_id VARCHAR NOT NULL,
+            run_id VARCHAR,
+            status VARCHAR NOT NULL,
+            category VARCHAR,
+            rationale VARCHAR,
+            evidence VARCHAR,
+            confidence DOUBLE,
+            secondary JSON,
+            error VARCHAR,
+            source VARCHAR,
+            model VARCHAR,
+            prompt_version VARCHAR,
+            prompt_hash VARCHAR,
+            latency_ms DOUBLE,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            cost_usd DOUBLE,
+            attempts INTEGER,
+            flags JSON,
+            created_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (item_id, judge_id)
+        )""")
+    con.execute("""
+        CREATE VIEW error_distribution AS
+        SELECT i.dimension, i.model, v.judge_id, v.category, count(*) AS n,
+               count(*) / sum(count(*)) OVER (PARTITION BY i.dimension, i.model, v.judge_id) AS share
+        FROM verdicts v JOIN items i USING (item_id)
+        WHERE v.status = 'ok'
+        GROUP BY i.dimension, i.model, v.judge_id, v.category""")
+
+
+def m002_scoring(con: duckdb.DuckDBPyConnection) -> None:
+    """Correctness of items from benchmark scoring."""
+    con.execute("ALTER TABLE items ADD COLUMN correct BOOLEAN")
+    con.execute("ALTER TABLE items ADD COLUMN score DOUBLE")
+    con.execute("ALTER TABLE items ADD COLUMN extracted VARCHAR")
+    con.execute("ALTER TABLE items ADD COLUMN score_method VARCHAR")
+
+
+def m003_calibration_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Calibration runs of a judge against the gold set, and kappa over time."""
+    con.execute("""
+        CREATE TABLE calibration_runs (
+            calibration_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR,
+            judge_id VARCHAR,
+            model VARCHAR,
+            prompt_version VARCHAR,
+            gold_path VARCHAR,
+            gold_version VARCHAR,
+            split VARCHAR,
+            n INTEGER,
+            n_excluded INTEGER,
+            coverage DOUBLE,
+            kappa DOUBLE,
+            kappa_lo DOUBLE,
+            kappa_hi DOUBLE,
+            accuracy DOUBLE,
+            macro_f1 DOUBLE,
+            ece DOUBLE,
+            flip_rate DOUBLE,
+            all_orders_identical DOUBLE,
+            llm_calls_saved DOUBLE,
+            prompt_tokens BIGINT,
+            completion_tokens BIGINT,
+            cost_usd DOUBLE,
+            wall_s DOUBLE,
+            report JSON,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        )""")
+    con.execute("""
+        CREATE VIEW kappa_by_judge AS
+        SELECT judge_id, model, prompt_version, split, created_at, n, kappa, kappa_lo, kappa_hi, macro_f1, coverage
+        FROM calibration_runs ORDER BY judge_id, created_at""")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs]

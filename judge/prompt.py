@@ -1,0 +1,82 @@
+"""Judge prompt templates: load a template file, hash it (= prompt version), render chat messages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from judge.exceptions import ConfigError
+from judge.models import Item
+from judge.resources import prompt_path
+from judge.taxonomy import Category, Taxonomy
+
+DEFAULT_PROMPT = "judge_v1.md"
+_SECTION = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
+_FENCE_TOKEN = re.compile(r"<<<|>>>")
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def fence(name: str, text: str) -> str:
+    """Wrap untrusted text in <<<NAME>>> … <<<END NAME>>> markers it cannot forge."""
+    safe = _FENCE_TOKEN.sub(lambda m: "‹‹‹" if m.group() == "<<<" else "›››", text)
+    return f"<<<{name}>>>\n{safe}\n<<<END {name}>>>"
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A judge prompt: a system and a user section, Jinja2-templated."""
+
+    name: str
+    text: str
+
+    @property
+    def version(self) -> str:
+        """Content hash of the template file: the prompt version."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:12]
+
+    def sections(self) -> tuple[str, str]:
+        """Return the (system, user) template sources."""
+        parts = _SECTION.split(self.text)
+        found = {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+        if set(found) != {"system", "user"}:
+            raise ConfigError(f"prompt {self.name} needs '=== system ===' and '=== user ===' sections")
+        return found["system"].strip(), found["user"].strip()
+
+    def render(self, item: Item, taxonomy: Taxonomy, category_order: list[str] | None = None) -> list[dict[str, str]]:
+        """Render the chat messages for one item; `category_order` reorders the category list."""
+        system_src, user_src = self.sections()
+        cats: list[Category] = (
+            [taxonomy.get(c) for c in category_order] if category_order else list(taxonomy.categories)
+        )
+        ctx = {
+            "taxonomy": taxonomy,
+            "categories": cats,
+            "decision_order": taxonomy.decision_order,
+            "item": item,
+            "fence": fence,
+        }
+        try:
+            system = _ENV.from_string(system_src).render(**ctx)
+            user = _ENV.from_string(user_src).render(**ctx)
+        except jinja2.TemplateError as e:
+            raise ConfigError(f"prompt {self.name} failed to render: {e}") from e
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def load_prompt(name: str | Path | None = None) -> PromptTemplate:
+    """Load a prompt template by path or by name inside the shipped prompts/ folder."""
+    path = prompt_path(str(name or DEFAULT_PROMPT))
+    text = path.read_text(encoding="utf-8")
+    tpl = PromptTemplate(name=path.name, text=text)
+    tpl.sections()
+    return tpl
+
+
+def messages_hash(messages: list[dict[str, str]]) -> str:
+    """Stable hash of rendered messages (logged with every LLM call)."""
+    return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]

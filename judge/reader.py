@@ -1,0 +1,177 @@
+"""Read items from JSONL, CSV, Parquet or a pandas DataFrame; bad rows become line-numbered errors."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from judge.exceptions import InputError
+from judge.models import Item
+
+ReadResult = Item | InputError
+_FIELDS = set(Item.model_fields)
+_LIST_FIELDS = {"options"}
+
+
+def content_id(record: Mapping[str, Any]) -> str:
+    """A stable item id from content, for inputs without an item_id column."""
+    blob = json.dumps([record.get("model"), record.get("task"), record.get("question"), record.get("options"),
+                       record.get("response")], ensure_ascii=False, default=str)
+    return "h" + hashlib.sha1(blob.encode()).hexdigest()[:15]
+
+
+def _short(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'record'}: {err['msg']}" for err in e.errors())
+
+
+def record_to_item(record: Mapping[str, Any], source: str, line: int | None,
+                   column_map: Mapping[str, str] | None = None) -> ReadResult:
+    """Map one raw record onto an Item (pure); return an InputError when it does not fit."""
+    if not isinstance(record, Mapping):
+        return InputError(source, line, f"expected a JSON object, got {type(record).__name__}")
+    data: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
+    for key, value in record.items():
+        field = (column_map or {}).get(key, key)
+        if field in _FIELDS:
+            data[field] = value
+        else:
+            meta[field] = value
+    missing = [f for f in ("question", "response") if data.get(f) is None]
+    if missing:
+        return InputError(source, line, f"missing required field(s): {', '.join(missing)}")
+    for f in _LIST_FIELDS:
+        if isinstance(data.get(f), str):
+            text = data[f].strip()
+            try:
+                data[f] = json.loads(text) if text.startswith("[") else [s for s in text.split("|") if s]
+            except json.JSONDecodeError:
+                return InputError(source, line, f"field {f!r} is not a JSON list")
+        elif data.get(f) is not None and not isinstance(data[f], list):
+            data[f] = list(data[f]) if hasattr(data[f], "__iter__") else data[f]
+    for f in ("dimension", "task", "reference_answer", "model"):
+        if data.get(f) == "":
+            data[f] = None
+    if data.get("item_id") in (None, ""):
+        data["item_id"] = content_id(data)
+    data["item_id"] = str(data["item_id"])
+    base_meta = data.pop("meta", None) or {}
+    if isinstance(base_meta, str):
+        try:
+            base_meta = json.loads(base_meta)
+        except json.JSONDecodeError:
+            base_meta = {"meta": base_meta}
+    data["meta"] = {**base_meta, **meta, "source_file": source, "line": line}
+    try:
+        return Item(**data)
+    except ValidationError as e:
+        return InputError(source, line, _short(e))
+
+
+def _read_jsonl(path: Path, column_map: Mapping[str, str] | None) -> Iterator[ReadResult]:
+    src = str(path)
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield InputError(src, lineno, f"invalid UTF-8 at byte {e.start}")
+                continue
+            if text.startswith(("<<<<<<<", "=======", ">>>>>>>")):
+                yield InputError(src, lineno, "git merge-conflict marker line")
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as e:
+                yield InputError(src, lineno, f"invalid JSON: {e.msg} at column {e.colno}")
+                continue
+            yield record_to_item(record, src, lineno, column_map)
+
+
+def _read_csv(path: Path, column_map: Mapping[str, str] | None) -> Iterator[ReadResult]:
+    src = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        yield InputError(src, None, f"invalid UTF-8 at byte {e.start}")
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield InputError(src, reader.line_num, f"CSV error: {e}")
+            return
+        line = reader.line_num
+        if None in row:
+            yield InputError(src, line, f"row has {len(row) - 1 + len(row[None])} fields, header has {len(row) - 1}")
+            continue
+        if any(v is None for v in row.values()):
+            yield InputError(src, line, "row has fewer fields than the header")
+            continue
+        yield record_to_item(row, src, line, column_map)
+
+
+def iter_dataframe(df: pd.DataFrame, column_map: Mapping[str, str] | None = None,
+                   source: str = "<dataframe>") -> Iterator[ReadResult]:
+    """Items from a DataFrame; line numbers are 1-based row positions."""
+    for pos, record in enumerate(df.to_dict(orient="records"), start=1):
+        clean = {k: (None if _isna(v) else _plain(v)) for k, v in record.items()}
+        yield record_to_item(clean, source, pos, column_map)
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(v: Any) -> Any:
+    return v.tolist() if hasattr(v, "tolist") else v
+
+
+def read_items(source: str | Path | pd.DataFrame, column_map: Mapping[str, str] | None = None) -> Iterator[ReadResult]:
+    """Yield Items (or InputErrors for bad rows) from a .jsonl/.json, .csv or .parquet file or a DataFrame."""
+    if isinstance(source, pd.DataFrame):
+        yield from iter_dataframe(source, column_map)
+        return
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"input file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        yield from _read_jsonl(path, column_map)
+    elif suffix == ".csv":
+        yield from _read_csv(path, column_map)
+    elif suffix in (".parquet", ".pq"):
+        yield from iter_dataframe(pd.read_parquet(path), column_map, source=str(path))
+    else:
+        raise InputError(str(path), None, f"unsupported input type {suffix!r} (use .jsonl, .csv or .parquet)")
+
+
+def parse_column_map(pairs: list[str] | None) -> dict[str, str]:
+    """Parse CLI-style `source=field` pairs into a column map."""
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise ValueError(f"column mapping {p!r} must look like SOURCE_COLUMN=field")
+        k, v = p.split("=", 1)
+        if v not in _FIELDS:
+            raise ValueError(f"unknown item field {v!r}; fields: {', '.join(sorted(_FIELDS))}")
+        out[k.strip()] = v.strip()
+    return out

@@ -1,0 +1,93 @@
+"""Text helpers shared by the rules: reading MedBench-style prompts and normalising responses."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+# A worked example follows the format instruction in MedBench prompts ("任务示例：", "示例：", "示例1").
+_EXAMPLE_MARKER = re.compile(r"任务示例|示例\s*(?:如下)?\s*[：:1１一]")
+# A line that is only a label, e.g. "题目：", "答: ", "医学文本：".
+_LABEL_LINE = re.compile(r"^\s*([^\s：:，,。；;<>{}\[\]]{1,12}?)\s*[：:]\s*$")
+# An option line of a choice question, e.g. "A. 右气胸", "(B)否", " C 最大限度...".
+_OPTION_LINE = re.compile(r"^\s*[(（]?([A-Z])(?:[)）.．、]|\s+[^\s：:])")
+
+
+def split_instruction(question: str) -> tuple[str, str]:
+    """Split a prompt into (instruction head, worked example and query); the tail is "" without an example."""
+    m = _EXAMPLE_MARKER.search(question)
+    if m is None:
+        return question, ""
+    return question[: m.start()], question[m.start() :]
+
+
+def content_chars(text: str) -> str:
+    """Letters and digits of `text` only (punctuation, symbols and whitespace removed)."""
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+
+
+def has_letters(text: str) -> bool:
+    """True when `text` contains a CJK character or a Latin letter."""
+    return re.search(r"[\u4e00-\u9fffA-Za-z]", text) is not None
+
+
+def label_of(line: str) -> str | None:
+    """The label of a label-only line ("题目：" -> "题目"), else None."""
+    m = _LABEL_LINE.match(line)
+    return m.group(1) if m else None
+
+
+def nonempty_lines(text: str) -> list[str]:
+    """The lines of `text` that are not blank."""
+    return [ln for ln in text.splitlines() if ln.strip()]
+
+
+def output_label(question: str) -> str | None:
+    """The label the prompt ends with, i.e. where the answer goes ("答", "实体识别", "医生"), if any."""
+    lines = nonempty_lines(question)
+    return label_of(lines[-1]) if lines else None
+
+
+def input_labels(question: str, exclude: Iterable[str] = ()) -> set[str]:
+    """Labels that introduce the query input in a few-shot template ("题目", "医学文本", "输入报告").
+
+    Found by walking up from the final output label to the previous answer; only labels that occur at
+    least twice in the prompt (once in the worked example, once in the query) count. `exclude` removes
+    labels that belong to the required output format (e.g. CMeEE entity types).
+    """
+    excluded = set(exclude)
+    lines = nonempty_lines(question)
+    out = output_label(question)
+    if out is None:
+        return set()
+    found: set[str] = set()
+    for line in reversed(lines[:-1]):
+        stripped = line.strip()
+        if re.match(rf"{re.escape(out)}\s*[：:]", stripped) or _EXAMPLE_MARKER.match(stripped):
+            break
+        label = label_of(line)
+        if label and label != out and label not in excluded and question.count(label + "：") + question.count(label + ":") >= 2:
+            found.add(label)
+    return found
+
+
+def query_part(question: str) -> str:
+    """The last question of the prompt: the text after the worked example's answer (whole prompt if none)."""
+    out = output_label(question)
+    lines = question.splitlines()
+    if out is None:
+        return question
+    idx = [i for i, ln in enumerate(lines[:-1]) if re.match(rf"\s*{re.escape(out)}\s*[：:]", ln)]
+    return "\n".join(lines[idx[-1] + 1 :]) if idx else question
+
+
+def option_letters(question: str, options: list[str] | None) -> set[str]:
+    """Option letters of a choice question, from `options` or else from the query's option lines."""
+    source = options if options else query_part(question).splitlines()
+    return {m.group(1) for o in source if (m := _OPTION_LINE.match(o))}
+
+
+def is_dialogue_turn(question: str) -> bool:
+    """True for prompts asking for the doctor's next turn of a dialogue (asking back is then legitimate)."""
+    return "下一句" in question or (output_label(question) or "") in {"医生", "Doctor", "doctor"}

@@ -1,0 +1,155 @@
+"""Bulk auto-labelling: read items, skip what the judge already did, judge concurrently, write in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from aiolimiter import AsyncLimiter
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from judge.base import Judge
+from judge.exceptions import InputError
+from judge.models import Item, RunSummary, Verdict
+from judge.reader import read_items
+from judge.store import Store
+
+Source = str | Path | pd.DataFrame | Iterable[Item | InputError]
+
+
+def input_error_item(err: InputError) -> Item:
+    """The placeholder item that records a bad input line."""
+    item_id = f"input-error:{Path(err.source).name}:{err.line if err.line is not None else 0}"
+    return Item(item_id=item_id, question="", response="", meta={"source_file": err.source, "line": err.line,
+                                                                   "input_error": err.message})
+
+
+def input_error_verdict(err: InputError, item_id: str, judge: Judge) -> Verdict:
+    """A failed verdict carrying the line-numbered input error."""
+    return Verdict(item_id=item_id, judge_id=judge.judge_id, status="failed", error=str(err), source="input",
+                   model=judge.model, attempts=0)
+
+
+def collect(source: Source, column_map: Mapping[str, str] | None = None) -> tuple[list[Item], list[InputError]]:
+    """Split a source into good items (deduplicated by item_id, first wins) and input errors."""
+    if isinstance(source, (str, Path, pd.DataFrame)):
+        results: Iterable[Item | InputError] = read_items(source, column_map)
+    else:
+        results = source
+    items: dict[str, Item] = {}
+    errors: list[InputError] = []
+    for r in results:
+        if isinstance(r, InputError):
+            errors.append(r)
+        elif r.item_id in items:
+            errors.append(InputError(str(r.meta.get("source_file", "<input>")), r.meta.get("line"),
+                                     f"duplicate item_id {r.item_id!r} (first seen at line "
+                                     f"{items[r.item_id].meta.get('line')}); skipped"))
+        else:
+            items[r.item_id] = r
+    return list(items.values()), errors
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(TextColumn("[bold]labelling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stat]}"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled, transient=False)
+
+
+async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, concurrency: int = 8,
+                 rpm: float | None = None, limit: int | None = None, progress: bool = True,
+                 column_map: Mapping[str, str] | None = None, batch_size: int = 64, flush_s: float = 1.0,
+                 store_items: bool = True, input_desc: str | None = None) -> RunSummary:
+    """Label every item of `source` not yet done by `judge`; write verdicts to the store; return a summary."""
+    own_store = not isinstance(store, Store)
+    st = Store(store) if own_store else store
+    try:
+        return await _run(source, st, judge, concurrency, rpm, limit, progress, column_map, batch_size, flush_s,
+                          store_items, input_desc)
+    finally:
+        if own_store:
+            st.close()
+
+
+async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: float | None, limit: int | None,
+               progress: bool, column_map: Mapping[str, str] | None, batch_size: int, flush_s: float,
+               store_items: bool, input_desc: str | None) -> RunSummary:
+    t0 = time.perf_counter()
+    items, errors = collect(source, column_map)
+    desc = input_desc or (str(source) if isinstance(source, (str, Path)) else type(source).__name__)
+    st.register_judge(judge.judge_id, judge.identity())
+    run_id = st.start_run("label", judge.judge_id, desc, judge.identity())
+    summary = RunSummary(run_id=run_id, judge_id=judge.judge_id, n_input=len(items) + len(errors),
+                         input_errors=[str(e) for e in errors])
+    error_items = [input_error_item(e) for e in errors]
+    if store_items:
+        st.upsert_items(items + error_items)
+    st.write_verdicts([input_error_verdict(e, it.item_id, judge) for e, it in zip(errors, error_items, strict=True)],
+                      run_id)
+    done = st.done_item_ids(judge.judge_id)
+    todo = [it for it in items if it.item_id not in done]
+    summary.n_skipped = len(items) - len(todo)
+    if limit is not None:
+        todo = todo[:limit]
+    statuses: Counter[str] = Counter({"failed": len(errors)} if errors else {})
+    categories: Counter[str] = Counter()
+    buffer: list[Verdict] = []
+    last_flush = time.monotonic()
+    limiter = AsyncLimiter(rpm, 60) if rpm else None
+    queue: asyncio.Queue[Item | None] = asyncio.Queue()
+    for it in todo:
+        queue.put_nowait(it)
+
+    def flush() -> None:
+        nonlocal last_flush
+        if buffer:
+            st.write_verdicts(buffer, run_id)
+            buffer.clear()
+        last_flush = time.monotonic()
+
+    with _progress(progress) as bar:
+        task = bar.add_task("label", total=len(todo), stat="")
+
+        async def worker() -> None:
+            while True:
+                try:
+                    it = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                if limiter:
+                    async with limiter:
+                        v = await judge.ajudge(it)
+                else:
+                    v = await judge.ajudge(it)
+                buffer.append(v)
+                statuses[v.status] += 1
+                if v.category and v.status == "ok":
+                    categories[v.category] += 1
+                summary.prompt_tokens += v.prompt_tokens or 0
+                summary.completion_tokens += v.completion_tokens or 0
+                summary.cost_usd += v.cost_usd or 0.0
+                if len(buffer) >= batch_size or time.monotonic() - last_flush >= flush_s:
+                    flush()
+                bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(statuses.items())))
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo) or 1)))))
+        finally:
+            flush()
+    summary.status_counts = dict(statuses)
+    summary.category_counts = dict(categories)
+    summary.wall_s = time.perf_counter() - t0
+    st.finish_run(run_id, n_input=summary.n_input, n_skipped=summary.n_skipped, n_ok=statuses["ok"],
+                  n_needs_review=statuses["needs_review"], n_failed=statuses["failed"],
+                  prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
+                  cost_usd=summary.cost_usd, wall_s=summary.wall_s)
+    return summary
+
+
+def label(source: Source, **kwargs: Any) -> RunSummary:
+    """Synchronous wrapper of `alabel` (same arguments)."""
+    return asyncio.run(alabel(source, **kwargs))

@@ -1,0 +1,61 @@
+"""Judge settings and the judge_id derived from them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, Field, SecretStr
+
+from judge.prompt import DEFAULT_PROMPT
+
+
+class JudgeSettings(BaseModel):
+    """How an LLM judge calls its model. Everything that changes verdicts goes into the judge_id."""
+
+    model: str
+    """litellm model string, e.g. openai/gpt-4o-mini, deepseek/deepseek-chat, ollama/qwen2.5:7b."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, llama.cpp, ...)."""
+    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    """API key; never stored, logged or hashed."""
+    prompt: str = DEFAULT_PROMPT
+    """Prompt template file (path or name in prompts/)."""
+    taxonomy: str | None = None
+    """Taxonomy TOML path (default: shipped)."""
+    temperature: float = 0.0
+    """Sampling temperature."""
+    max_tokens: int = 1024
+    """Completion token cap."""
+    mode: str = "json"
+    """Instructor mode: json, md_json or tools."""
+    max_retries: int = 2
+    """Re-asks after a validation failure (Instructor)."""
+    transport_retries: int = 4
+    """Retries after 429/5xx/timeouts/connection errors."""
+    timeout_s: float = 60.0
+    """Per-request timeout in seconds."""
+    backoff_s: float = 1.0
+    """Initial backoff between transport retries (doubles, with jitter)."""
+    backoff_max_s: float = 30.0
+    """Longest backoff (also caps Retry-After)."""
+    category_order: list[str] | None = None
+    """Present the categories in this order (robustness probes)."""
+
+    def identity(self, prompt_version: str, taxonomy_version: str) -> dict[str, object]:
+        """The fields that define a judge, without secrets or transport details."""
+        return {
+            "model": self.model,
+            "prompt_version": prompt_version,
+            "taxonomy_version": taxonomy_version,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "mode": self.mode,
+            "category_order": self.category_order,
+        }
+
+
+def make_judge_id(identity: dict[str, object]) -> str:
+    """Hash a judge identity into a short stable id."""
+    blob = json.dumps(identity, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
