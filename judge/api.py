@@ -38,3 +38,26 @@ def run_sql(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]
     """Run a read-only query against the store; writes raise ReadOnlyError."""
     with Store.readonly(db) as store:
         return store.query(query)
+
+
+def error_distribution(db: str | Path, judge_id: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Share of each category per dimension for one judge (default: the judge of the latest run)."""
+    with Store.readonly(db) as store:
+        if judge_id is None:
+            latest = store.query("SELECT judge_id FROM runs ORDER BY started_at DESC LIMIT 1")[1]
+            if not latest:
+                return [], []
+            judge_id = latest[0][0]
+        return store.query(
+            "SELECT coalesce(dimension, '(none)') AS dimension, category, sum(n)::INT AS n, "
+            "round(sum(n) / sum(sum(n)) OVER (PARTITION BY coalesce(dimension, '(none)')), 3) AS share "
+            "FROM error_distribution WHERE judge_id = ? GROUP BY ALL ORDER BY dimension, n DESC", [judge_id])
+
+
+def demo(db: str | Path = "medjudge-demo.duckdb", model: str = "offline", progress: bool = True
+         ) -> tuple[RunSummary, tuple[list[str], list[tuple[Any, ...]]]]:
+    """Label the bundled demo file (offline by default) and return the run summary and error distribution."""
+    from judge.demo import DEMO_FILE
+
+    summary = label_file(DEMO_FILE, db=db, model=model, progress=progress)
+    return summary, error_distribution(db, summary.judge_id)

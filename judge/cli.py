@@ -95,3 +95,22 @@ def main() -> None:
 
     register(app)
     app()
+
+
+@app.command("demo")
+def demo_cmd(
+    db: DbOpt = Path("medjudge-demo.duckdb"),
+    model: ModelOpt = "offline",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Label the bundled demo answers (fully offline by default) and print the error distribution."""
+    from judge.api import demo
+    from judge.console import console, format_rows, summary_table
+
+    try:
+        summary, (cols, rows) = demo(db, model=model, progress=progress)
+    except (MedjudgeError, FileNotFoundError, ValueError) as e:
+        _fail(e)
+    console.print(summary_table(summary))
+    console.print(format_rows(cols, rows, "table"))
+    console.print(f"verdicts are in {db}; try: medjudge sql --db {db} \"SELECT * FROM error_distribution\"")

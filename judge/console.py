@@ -55,3 +55,39 @@ def print_input_errors(errors: Sequence[str], most: int = 20) -> None:
         err_console.print(f"[yellow]input error[/] {e}", markup=True, highlight=False)
     if len(errors) > most:
         err_console.print(f"... and {len(errors) - most} more (all stored as failed verdicts)")
+
+
+def calibration_table(r: Any) -> Table:
+    """A calibration result as a readable table (overall numbers, then per category)."""
+    def f(x: float | None, p: str = ".3f") -> str:
+        return "—" if x is None else format(x, p)
+
+    t = Table(title=f"calibration {r.calibration_id}  judge {r.judge_id}  ({r.model}, split {r.split or 'all'})")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row("items judged (excluded: no consensus)", f"{r.n} ({r.n_excluded})")
+    t.add_row("coverage (ok verdicts)", f(r.coverage))
+    t.add_row("Cohen's κ [95% CI]", f"{f(r.kappa)} [{f(r.kappa_ci[0])}, {f(r.kappa_ci[1])}]")
+    t.add_row("accuracy", f(r.report.accuracy))
+    t.add_row("macro-F1", f(r.macro_f1))
+    t.add_row("ECE (confidence calibration)", f(r.report.ece))
+    for a, k in sorted(r.per_annotator_kappa.items()):
+        t.add_row(f"κ vs annotator {a}", f(k))
+    if r.human_ceiling:
+        t.add_row("human ceiling: Krippendorff's α", f(r.human_ceiling.get("krippendorff_alpha")))
+    if r.robustness:
+        t.add_row(f"order probe: flip rate ({len(r.robustness['orders'])} orders)", f(r.robustness["flip_rate"]))
+        t.add_row("order probe: identical across orders", f(r.robustness["all_orders_identical"]))
+    if r.llm_calls_saved is not None:
+        t.add_row("LLM calls saved", f(r.llm_calls_saved))
+    t.add_row("tokens (prompt/completion)", f"{r.prompt_tokens}/{r.completion_tokens}")
+    t.add_row("wall time (s)", f"{r.wall_s:.1f}")
+    per = Table(title="per category (one-vs-rest)")
+    for c in ("category", "support", "predicted", "precision", "recall", "f1", "κ"):
+        per.add_column(c, justify="right" if c != "category" else "left")
+    for code, m in r.report.per_category.items():
+        per.add_row(code, str(m.support), str(m.predicted), f(m.precision), f(m.recall), f(m.f1), f(m.kappa_ovr))
+    grid = Table.grid()
+    grid.add_row(t)
+    grid.add_row(per)
+    return grid

@@ -68,6 +68,11 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+def schema_response_format() -> dict[str, Any]:
+    """The response_format that makes llama.cpp-style servers decode only JSON valid under the verdict schema."""
+    return {"type": "json_object", "schema": JudgeOutput.model_json_schema()}
+
+
 def _clean_error(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text.replace("\n", " ")[:2000]
@@ -86,6 +91,8 @@ class LLMJudge:
         mode = _MODES.get(settings.mode)
         if mode is None:
             raise ValueError(f"unknown mode {settings.mode!r}; choose from {sorted(_MODES)}")
+        if settings.schema_in_response_format and settings.mode == "tools":
+            raise ValueError("schema_in_response_format needs mode json or md_json, not tools")
         if settings.mode == "tools":
             import mcp  # noqa: F401  - litellm's tools path imports it
         self._aclient = instructor.from_litellm(litellm.acompletion, mode=mode)
@@ -94,6 +101,10 @@ class LLMJudge:
     def identity(self) -> dict[str, object]:
         """Model, prompt version, taxonomy version and settings: what the judge_id hashes."""
         return self.settings.identity(self.prompt.version, f"{self.taxonomy.version}:{self.taxonomy.content_hash}")
+
+    def with_category_order(self, order: list[str]) -> LLMJudge:
+        """The same judge presenting the categories in another order (a different judge_id)."""
+        return LLMJudge(self.settings.model_copy(update={"category_order": list(order)}), self.prompt, self.taxonomy)
 
     def messages(self, item: Item) -> list[dict[str, str]]:
         """The chat messages sent for an item."""
@@ -106,6 +117,9 @@ class LLMJudge:
             context={"response": item.response}, temperature=s.temperature, max_tokens=s.max_tokens,
             timeout=s.timeout_s, num_retries=0,
         )
+        if s.schema_in_response_format:
+            # extra_body is merged into the HTTP body last, so it replaces the mode's own response_format
+            kw["extra_body"] = {"response_format": schema_response_format()}
         if s.api_base:
             kw["api_base"] = s.api_base
         if s.api_key is not None:

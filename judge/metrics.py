@@ -26,8 +26,8 @@ from judge.annotator_agreement import (
     krippendorff_alpha_nominal,
     pairwise_cohen,
 )
-from judge.reliability import ReliabilityBin, expected_calibration_error, reliability_bins
 from judge.order_robustness import all_orders_identical_share, flip_rate
+from judge.reliability import ReliabilityBin, expected_calibration_error, reliability_bins
 from judge.taxonomy import CATEGORY_CODES
 
 # judge.metrics is the one place to import agreement metrics from; calibration, inter-annotator agreement and
