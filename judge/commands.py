@@ -9,7 +9,7 @@ def register(app: typer.Typer) -> None:
     """Register optional command modules (each a thin layer over the API)."""
     import importlib
 
-    for name in ("judge.cli_eval", "judge.cli_bench", "judge.cli_local"):
+    for name in ("judge.cli_eval", "judge.cli_bench", "judge.cli_local", "judge.cli_score", "judge.cli_optimize"):
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as e:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from judge.base import Judge
+from judge.exceptions import ConfigError
 from judge.llm_judge import LLMJudge
 from judge.settings import JudgeSettings
 
@@ -15,11 +16,19 @@ OFFLINE_MODELS = ("offline", "rules")
 
 def make_judge(model: str, *, api_base: str | None = None, api_key: str | None = None, prompt: str | None = None,
                **settings: Any) -> Judge:
-    """Return the judge for `model`: `offline` (rules + baseline), `rules`, `local`, or any litellm model string."""
+    """Return the judge for `model`: `offline` (rules + baseline), `rules`, `local`, any litellm model string, or
+    `cascade:<model>` (rules -> baseline at confidence >= tau -> the judge for <model>)."""
     if model in OFFLINE_MODELS:
         from judge.offline import make_offline_judge
 
         return make_offline_judge(model)
+    if model.startswith("cascade:"):
+        from judge.offline import make_cascade_judge
+
+        inner = model.removeprefix("cascade:")
+        if not inner or inner in OFFLINE_MODELS or inner.startswith("cascade:"):
+            raise ConfigError(f"{model!r}: cascade needs an LLM judge model after 'cascade:', e.g. cascade:openai/gpt-4o-mini")
+        return make_cascade_judge(make_judge(inner, api_base=api_base, api_key=api_key, prompt=prompt, **settings))
     if model == "local" or model.startswith("local:"):
         from judge.local_llm import make_local_judge
 

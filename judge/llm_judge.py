@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import time
@@ -16,6 +17,7 @@ from instructor.core.exceptions import InstructorRetryException  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt  # noqa: E402
 
+from judge.decoding import schema_response_format  # noqa: E402
 from judge.injection import injection_evidence  # noqa: E402
 from judge.models import Item, JudgeOutput, Verdict  # noqa: E402
 from judge.prompt import PromptTemplate, load_prompt, messages_hash  # noqa: E402
@@ -26,7 +28,8 @@ litellm.suppress_debug_info = True
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
 log = logging.getLogger("medjudge.llm")
 
-_MODES = {"json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON, "tools": instructor.Mode.TOOLS}
+_MODES = {"json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON, "json_schema": instructor.Mode.JSON_SCHEMA,
+          "tools": instructor.Mode.TOOLS}
 _TRANSIENT = (
     litellm.RateLimitError,
     litellm.InternalServerError,
@@ -68,9 +71,42 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
-def schema_response_format() -> dict[str, Any]:
-    """The response_format that makes llama.cpp-style servers decode only JSON valid under the verdict schema."""
-    return {"type": "json_object", "schema": JudgeOutput.model_json_schema()}
+class ValidationContext(dict[str, Any]):
+    """Context for validating the judge's answer only.
+
+    Instructor renders every message as a Jinja template whenever a non-empty context is passed; the messages
+    hold untrusted response text, which must reach the model verbatim (`{{ ... }}` in a response would
+    otherwise be evaluated, and could even forge the closing fence). A falsy context skips that rendering
+    while pydantic validators still receive it.
+    """
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _answer_model() -> type[JudgeOutput]:
+    """JudgeOutput wrapped for Instructor once, with its JSON schema computed once (Instructor asks every call)."""
+    model = instructor.openai_schema(JudgeOutput)
+    schema = model.model_json_schema()
+    compute = model.model_json_schema
+
+    def model_json_schema(cls: type, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return compute(*args, **kwargs) if args or kwargs else copy.deepcopy(schema)
+
+    model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
+    return model
+
+
+def _cost(raw: Any) -> float | None:
+    """USD cost of a completion: litellm's own figure when it computed one, else computed here."""
+    hidden = getattr(raw, "_hidden_params", None) or {}
+    if "response_cost" in hidden:
+        value = hidden["response_cost"]
+        return float(value) if value is not None else None
+    try:
+        return float(litellm.completion_cost(completion_response=raw))
+    except Exception:  # noqa: BLE001 - unknown models have no price
+        return None
 
 
 def _clean_error(exc: BaseException) -> str:
@@ -92,9 +128,10 @@ class LLMJudge:
         if mode is None:
             raise ValueError(f"unknown mode {settings.mode!r}; choose from {sorted(_MODES)}")
         if settings.schema_in_response_format and settings.mode == "tools":
-            raise ValueError("schema_in_response_format needs mode json or md_json, not tools")
+            raise ValueError("schema_in_response_format needs mode json, md_json or json_schema, not tools")
         if settings.mode == "tools":
             import mcp  # noqa: F401  - litellm's tools path imports it
+        self._response_model = _answer_model()
         self._aclient = instructor.from_litellm(litellm.acompletion, mode=mode)
         self._client = instructor.from_litellm(litellm.completion, mode=mode)
 
@@ -113,13 +150,13 @@ class LLMJudge:
     def _kwargs(self, item: Item, messages: list[dict[str, str]]) -> dict[str, Any]:
         s = self.settings
         kw: dict[str, Any] = dict(
-            model=s.model, messages=messages, response_model=JudgeOutput, max_retries=s.max_retries,
-            context={"response": item.response}, temperature=s.temperature, max_tokens=s.max_tokens,
+            model=s.model, messages=messages, response_model=self._response_model, max_retries=s.max_retries,
+            context=ValidationContext(response=item.response), temperature=s.temperature, max_tokens=s.max_tokens,
             timeout=s.timeout_s, num_retries=0,
         )
         if s.schema_in_response_format:
             # extra_body is merged into the HTTP body last, so it replaces the mode's own response_format
-            kw["extra_body"] = {"response_format": schema_response_format()}
+            kw["extra_body"] = {"response_format": schema_response_format(item.response)}
         if s.api_base:
             kw["api_base"] = s.api_base
         if s.api_key is not None:
@@ -156,10 +193,7 @@ class LLMJudge:
 
     def _ok(self, item: Item, out: JudgeOutput, raw: Any, mhash: str, t0: float, attempts: int) -> Verdict:
         usage = getattr(raw, "usage", None)
-        try:
-            cost = float(litellm.completion_cost(completion_response=raw))
-        except Exception:  # noqa: BLE001 - unknown models have no price
-            cost = None
+        cost = _cost(raw)
         return self._verdict(
             item, mhash, t0, attempts, status="ok", category=out.category, rationale=out.rationale,
             evidence=out.evidence, confidence=out.confidence, secondary=[c for c in out.secondary if c != out.category],

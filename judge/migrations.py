@@ -134,4 +134,40 @@ def m003_calibration_runs(con: duckdb.DuckDBPyConnection) -> None:
         FROM calibration_runs ORDER BY judge_id, created_at""")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs]
+def m004_scoring_results(con: duckdb.DuckDBPyConnection) -> None:
+    """Option-shuffle robustness per model and task, skipped input lines, and robustness per dimension."""
+    con.execute("""
+        CREATE TABLE robustness (
+            model VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,
+            dimension VARCHAR,
+            n_groups INTEGER,
+            n_consistent INTEGER,
+            consistency DOUBLE,
+            n_unextractable INTEGER,
+            n_keyed INTEGER,
+            n_strict INTEGER,
+            strict DOUBLE,
+            run_id VARCHAR,
+            updated_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (model, task)
+        )""")
+    con.execute("""
+        CREATE TABLE ingest_problems (
+            source_file VARCHAR NOT NULL,
+            line INTEGER NOT NULL,
+            kind VARCHAR,
+            message VARCHAR,
+            run_id VARCHAR,
+            PRIMARY KEY (source_file, line)
+        )""")
+    con.execute("""
+        CREATE VIEW robustness_by_dimension AS
+        SELECT model, coalesce(dimension, 'unknown') AS dimension, sum(n_groups) AS n_groups,
+               sum(n_consistent) AS n_consistent, sum(n_consistent) / sum(n_groups) AS consistency,
+               sum(n_keyed) AS n_keyed, CASE WHEN sum(n_keyed) > 0 THEN sum(n_strict) / sum(n_keyed) END AS strict
+        FROM robustness WHERE n_groups > 0
+        GROUP BY model, coalesce(dimension, 'unknown')""")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs, m004_scoring_results]

@@ -57,7 +57,7 @@ class JudgeOutput(BaseModel):
     @field_validator("evidence")
     @classmethod
     def _evidence_is_quote(cls, v: str, info: ValidationInfo) -> str:
-        response = (info.context or {}).get("response")
+        response = (info.context if info.context is not None else {}).get("response")
         v = v.strip()
         if v and response is not None and v not in response:
             raise ValueError("evidence must be a verbatim quote from the response (or empty)")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -19,6 +20,11 @@ DEFAULT_PROMPT = "judge_v1.md"
 _SECTION = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
 _FENCE_TOKEN = re.compile(r"<<<|>>>")
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+@lru_cache(maxsize=64)
+def _compile(source: str) -> jinja2.Template:
+    return _ENV.from_string(source)
 
 
 def fence(name: str, text: str) -> str:
@@ -61,8 +67,8 @@ class PromptTemplate:
             "fence": fence,
         }
         try:
-            system = _ENV.from_string(system_src).render(**ctx)
-            user = _ENV.from_string(user_src).render(**ctx)
+            system = _compile(system_src).render(**ctx)
+            user = _compile(user_src).render(**ctx)
         except jinja2.TemplateError as e:
             raise ConfigError(f"prompt {self.name} failed to render: {e}") from e
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -28,6 +28,19 @@ def content_id(record: Mapping[str, Any]) -> str:
     return "h" + hashlib.sha1(blob.encode()).hexdigest()[:15]
 
 
+def _lone_surrogate(data: Mapping[str, Any]) -> str | None:
+    """The first field holding text that cannot be encoded as UTF-8 (a lone surrogate from a JSON escape)."""
+    for key, value in data.items():
+        texts = value if isinstance(value, list) else [value]
+        for t in texts:
+            if isinstance(t, str):
+                try:
+                    t.encode("utf-8")
+                except UnicodeEncodeError:
+                    return key
+    return None
+
+
 def _short(e: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'record'}: {err['msg']}" for err in e.errors())
 
@@ -55,20 +68,32 @@ def record_to_item(record: Mapping[str, Any], source: str, line: int | None,
                 data[f] = json.loads(text) if text.startswith("[") else [s for s in text.split("|") if s]
             except json.JSONDecodeError:
                 return InputError(source, line, f"field {f!r} is not a JSON list")
+        elif isinstance(data.get(f), (Mapping, str, bytes)) or (data.get(f) is not None
+                                                                and not hasattr(data[f], "__iter__")):
+            return InputError(source, line, f"field {f!r} must be a list of strings, got {type(data[f]).__name__}")
         elif data.get(f) is not None and not isinstance(data[f], list):
-            data[f] = list(data[f]) if hasattr(data[f], "__iter__") else data[f]
+            data[f] = list(data[f])
     for f in ("dimension", "task", "reference_answer", "model"):
         if data.get(f) == "":
             data[f] = None
-    if data.get("item_id") in (None, ""):
-        data["item_id"] = content_id(data)
-    data["item_id"] = str(data["item_id"])
+    bad_text = _lone_surrogate(data)
+    if bad_text:
+        return InputError(source, line, f"field {bad_text!r} holds invalid UTF-8 (undecodable bytes or a lone "
+                                        "surrogate escape)")
+    item_id = data.get("item_id")
+    if isinstance(item_id, float) and item_id.is_integer():
+        item_id = int(item_id)
+    if item_id is not None and (isinstance(item_id, bool) or not isinstance(item_id, (str, int))):
+        return InputError(source, line, f"item_id must be a string or an integer, got {type(item_id).__name__}")
+    data["item_id"] = str(item_id) if item_id not in (None, "") else content_id(data)
     base_meta = data.pop("meta", None) or {}
     if isinstance(base_meta, str):
         try:
             base_meta = json.loads(base_meta)
         except json.JSONDecodeError:
             base_meta = {"meta": base_meta}
+    if not isinstance(base_meta, Mapping):
+        base_meta = {"meta": base_meta}
     data["meta"] = {**base_meta, **meta, "source_file": source, "line": line}
     try:
         return Item(**data)
@@ -78,12 +103,14 @@ def record_to_item(record: Mapping[str, Any], source: str, line: int | None,
 
 def _read_jsonl(path: Path, column_map: Mapping[str, str] | None) -> Iterator[ReadResult]:
     src = str(path)
+    records = 0
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            if raw.startswith(b"\xef\xbb\xbf"):  # also mid-file, where BOM-prefixed files were concatenated
                 raw = raw[3:]
             if not raw.strip():
                 continue
+            records += 1
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -97,33 +124,69 @@ def _read_jsonl(path: Path, column_map: Mapping[str, str] | None) -> Iterator[Re
             except json.JSONDecodeError as e:
                 yield InputError(src, lineno, f"invalid JSON: {e.msg} at column {e.colno}")
                 continue
+            except RecursionError:
+                yield InputError(src, lineno, "invalid JSON: nested too deeply")
+                continue
             yield record_to_item(record, src, lineno, column_map)
+    if records == 0:
+        yield InputError(src, None, "no records: the file is empty")
+
+
+def _counted_lines(text: str, counter: list[int]) -> Iterator[str]:
+    for line in io.StringIO(text, newline=""):
+        counter[0] += 1
+        yield line
+
+
+def _csv_header_error(header: list[str], column_map: Mapping[str, str] | None) -> str | None:
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        return f"duplicate column(s) in the header: {', '.join(dupes)}"
+    fields = {(column_map or {}).get(h, h) for h in header}
+    missing = [f for f in ("question", "response") if f not in fields]
+    if missing:
+        return (f"the header lacks required column(s) {', '.join(missing)} (columns: {', '.join(header)}; "
+                "map columns with SOURCE=field)")
+    return None
 
 
 def _read_csv(path: Path, column_map: Mapping[str, str] | None) -> Iterator[ReadResult]:
     src = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        yield InputError(src, None, f"invalid UTF-8 at byte {e.start}")
-        return
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    raw = path.read_bytes()
+    # undecodable bytes survive as lone surrogates and are reported per row by record_to_item
+    text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
+    counter = [0]
+    reader = csv.reader(_counted_lines(text, counter), strict=True)
+    header: list[str] | None = None
+    rows = 0
     while True:
+        start = counter[0] + 1
         try:
             row = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as e:
-            yield InputError(src, reader.line_num, f"CSV error: {e}")
-            return
-        line = reader.line_num
-        if None in row:
-            yield InputError(src, line, f"row has {len(row) - 1 + len(row[None])} fields, header has {len(row) - 1}")
+            hint = " (a quote that is never closed?)" if "end of data" in str(e) else ""
+            yield InputError(src, start, f"CSV error: {e}{hint}")
             continue
-        if any(v is None for v in row.values()):
-            yield InputError(src, line, "row has fewer fields than the header")
+        if not row:
             continue
-        yield record_to_item(row, src, line, column_map)
+        if header is None:
+            header = [h.strip() for h in row]
+            problem = _csv_header_error(header, column_map)
+            if problem:
+                yield InputError(src, start, problem)
+                return
+            continue
+        rows += 1
+        if len(row) != len(header):
+            yield InputError(src, start, f"row has {len(row)} fields, the header has {len(header)}")
+            continue
+        yield record_to_item(dict(zip(header, row, strict=True)), src, start, column_map)
+    if header is None:
+        yield InputError(src, None, "no records: the file is empty")
+    elif rows == 0:
+        yield InputError(src, None, "no records: the file has only a header")
 
 
 def iter_dataframe(df: pd.DataFrame, column_map: Mapping[str, str] | None = None,

@@ -29,6 +29,19 @@ def input_error_item(err: InputError) -> Item:
                                                                    "input_error": err.message})
 
 
+def input_error_items(errors: Iterable[InputError]) -> list[Item]:
+    """Placeholder items for input errors, with ids made unique (errors without a line number share a base id)."""
+    out: list[Item] = []
+    seen: Counter[str] = Counter()
+    for err in errors:
+        item = input_error_item(err)
+        seen[item.item_id] += 1
+        if seen[item.item_id] > 1:
+            item = item.model_copy(update={"item_id": f"{item.item_id}#{seen[item.item_id]}"})
+        out.append(item)
+    return out
+
+
 def input_error_verdict(err: InputError, item_id: str, judge: Judge) -> Verdict:
     """A failed verdict carrying the line-numbered input error."""
     return Verdict(item_id=item_id, judge_id=judge.judge_id, status="failed", error=str(err), source="input",
@@ -85,7 +98,7 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     run_id = st.start_run("label", judge.judge_id, desc, judge.identity())
     summary = RunSummary(run_id=run_id, judge_id=judge.judge_id, n_input=len(items) + len(errors),
                          input_errors=[str(e) for e in errors])
-    error_items = [input_error_item(e) for e in errors]
+    error_items = input_error_items(errors)
     if store_items:
         st.upsert_items(items + error_items)
     st.write_verdicts([input_error_verdict(e, it.item_id, judge) for e, it in zip(errors, error_items, strict=True)],

@@ -28,7 +28,7 @@ class JudgeSettings(BaseModel):
     max_tokens: int = 1024
     """Completion token cap."""
     mode: str = "json"
-    """Instructor mode: json, md_json or tools."""
+    """Instructor mode: json, md_json, json_schema (response_format carries the schema) or tools."""
     max_retries: int = 2
     """Re-asks after a validation failure (Instructor)."""
     transport_retries: int = 4
@@ -41,10 +41,12 @@ class JudgeSettings(BaseModel):
     """Longest backoff (also caps Retry-After)."""
     category_order: list[str] | None = None
     """Present the categories in this order (robustness probes)."""
+    schema_in_response_format: bool = False
+    """Send the verdict JSON schema as response_format={"type": "json_object", "schema": ...} (llama.cpp grammar)."""
 
     def identity(self, prompt_version: str, taxonomy_version: str) -> dict[str, object]:
         """The fields that define a judge, without secrets or transport details."""
-        return {
+        identity: dict[str, object] = {
             "model": self.model,
             "prompt_version": prompt_version,
             "taxonomy_version": taxonomy_version,
@@ -53,6 +55,9 @@ class JudgeSettings(BaseModel):
             "mode": self.mode,
             "category_order": self.category_order,
         }
+        if self.schema_in_response_format:
+            identity["schema_in_response_format"] = True
+        return identity
 
 
 def make_judge_id(identity: dict[str, object]) -> str:

@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from judge.exceptions import ReadOnlyError
 from judge.migrations import MIGRATIONS
 from judge.models import Item, Verdict
+from judge.taxonomy import CATEGORY_CODES
 
 _DONE = ("ok", "needs_review")
 _READ_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -48,6 +51,28 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             raise
         applied.append(fn.__name__)
     return applied
+
+
+def check_verdict_table(data: pa.Table) -> None:
+    """Raise ValueError unless every row is a valid verdict row (checked column-wise)."""
+    unknown = set(data.column_names) - set(_VERDICT_COLS)
+    if unknown:
+        raise ValueError(f"unknown verdict column(s): {sorted(unknown)}")
+    for c in ("item_id", "judge_id", "status"):
+        if c not in data.column_names or data.column(c).null_count:
+            raise ValueError(f"column {c!r} is required and may not be null")
+    status = data.column("status")
+    bad = pc.invert(pc.is_in(status, value_set=pa.array(["ok", "needs_review", "failed"])))
+    if pc.any(bad).as_py():
+        raise ValueError("status must be ok, needs_review or failed")
+    category = data.column("category") if "category" in data.column_names else pa.nulls(data.num_rows, pa.string())
+    is_ok = pc.equal(status, "ok")
+    if pc.any(pc.and_(is_ok, pc.is_null(category))).as_py():
+        raise ValueError("ok rows need a category")
+    if pc.any(pc.and_(pc.invert(is_ok), pc.is_valid(category))).as_py():
+        raise ValueError("only ok rows may carry a category")
+    if pc.any(pc.and_(pc.is_valid(category), pc.invert(pc.is_in(category, value_set=pa.array(CATEGORY_CODES))))).as_py():
+        raise ValueError(f"category must be one of {list(CATEGORY_CODES)}")
 
 
 class Store:
@@ -105,10 +130,11 @@ class Store:
         return {r[0] for r in rows}
 
     # -- writes --------------------------------------------------------------------------------
-    def _insert_arrow(self, table: str, cols: list[str], rows: list[dict[str, Any]], conflict: str) -> None:
-        if not rows:
+    def _insert_arrow(self, table: str, cols: list[str], data: pa.Table | dict[str, list[Any]], conflict: str) -> None:
+        if not isinstance(data, pa.Table):
+            data = pa.table({c: data[c] for c in cols})
+        if data.num_rows == 0:
             return
-        data = pa.table({c: [r.get(c) for r in rows] for c in cols})
         self.con.register("_batch", data)
         try:
             self.con.execute("BEGIN TRANSACTION")
@@ -136,20 +162,44 @@ class Store:
             })
         updates = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLS if c != "item_id")
         for i in range(0, len(rows), 50_000):
-            self._insert_arrow("items", _ITEM_COLS, rows[i:i + 50_000], f"ON CONFLICT (item_id) DO UPDATE SET {updates}")
+            chunk = rows[i:i + 50_000]
+            self._insert_arrow("items", _ITEM_COLS, {c: [r[c] for r in chunk] for c in _ITEM_COLS},
+                               f"ON CONFLICT (item_id) DO UPDATE SET {updates}")
 
     def write_verdicts(self, verdicts: Sequence[Verdict], run_id: str | None = None) -> None:
         """Write a batch of verdicts in one transaction; (item_id, judge_id) is replaced, never duplicated."""
-        rows = []
-        for v in verdicts:
-            d = v.model_dump()
-            d["run_id"] = run_id
-            d["secondary"] = json.dumps(v.secondary)
-            d["flags"] = json.dumps(v.flags)
-            rows.append(d)
+        plain = [c for c in _VERDICT_COLS if c not in ("run_id", "secondary", "flags")]
+        columns: dict[str, list[Any]] = {c: [getattr(v, c) for v in verdicts] for c in plain}
+        columns["run_id"] = [run_id] * len(verdicts)
+        columns["secondary"] = [json.dumps(v.secondary) for v in verdicts]
+        columns["flags"] = [json.dumps(v.flags) for v in verdicts]
+        self._upsert_verdicts(columns)
+
+    def write_verdict_table(self, table: pa.Table | pd.DataFrame, run_id: str | None = None) -> int:
+        """Bulk-write verdict rows given as columns (Arrow or pandas, `_VERDICT_COLS` names; missing ones are null).
+
+        The fast path for imports and large copies: rows are checked column-wise (required ids and status,
+        category only on ok rows and always a taxonomy code) instead of one Verdict object per row.
+        Returns the number of rows written.
+        """
+        data = pa.Table.from_pandas(table, preserve_index=False) if isinstance(table, pd.DataFrame) else table
+        check_verdict_table(data)
+        n = data.num_rows
+        columns = {c: data.column(c) if c in data.column_names else pa.nulls(n, pa.string()) for c in _VERDICT_COLS}
+        if run_id is not None:
+            columns["run_id"] = pa.array([run_id] * n, pa.string())
+        for c, default in (("secondary", "[]"), ("flags", "[]"), ("source", "llm")):
+            if c not in data.column_names:
+                columns[c] = pa.array([default] * n, pa.string())
+        if "attempts" not in data.column_names:
+            columns["attempts"] = pa.array([1] * n, pa.int32())
+        self._upsert_verdicts(pa.table(columns))
+        return n
+
+    def _upsert_verdicts(self, data: pa.Table | dict[str, list[Any]]) -> None:
         updates = ", ".join(f"{c} = excluded.{c}" for c in _VERDICT_COLS if c not in ("item_id", "judge_id"))
         self._insert_arrow(
-            "verdicts", _VERDICT_COLS, rows,
+            "verdicts", _VERDICT_COLS, data,
             f"ON CONFLICT (item_id, judge_id) DO UPDATE SET {updates}, created_at = now()",
         )
 

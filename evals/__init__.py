@@ -1,0 +1,1 @@
+"""Evaluation and benchmark scripts of medjudge (not part of the installed package)."""

@@ -1,0 +1,76 @@
+"""Offline judging speed: the deterministic rules alone, the rules judge, and the offline cascade judge."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from judge.models import Item
+
+MEDBENCH = Path(__file__).resolve().parents[3] / "shared" / "data" / "medbench_public_sample"
+
+
+@dataclass
+class OfflineRow:
+    """One offline judge's speed over the same items."""
+
+    judge: str
+    n: int
+    wall_s: float
+    cpu_s: float
+    labelled: int
+
+    @property
+    def per_s(self) -> float:
+        """Verdicts per second."""
+        return self.n / self.wall_s if self.wall_s else 0.0
+
+
+def real_items(limit: int, root: Path = MEDBENCH) -> list[Item]:
+    """Up to `limit` responses of the MedBench public sample (empty when it is absent)."""
+    out: list[Item] = []
+    for path in sorted(root.glob("outputs/*/*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines()):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("answer"), str):
+                continue
+            opts = rec.get("options") if isinstance(rec.get("options"), list) else None
+            out.append(Item(item_id=f"{path.parent.name}/{path.stem}/{n}", task=path.stem, model=path.parent.name,
+                            question=str(rec.get("question", "")), response=rec["answer"],
+                            options=[str(o) for o in opts] if opts else None))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _time(name: str, items: list[Item], fn) -> OfflineRow:  # type: ignore[no-untyped-def]
+    c0, t0 = time.process_time(), time.perf_counter()
+    labelled = fn()
+    return OfflineRow(name, len(items), time.perf_counter() - t0, time.process_time() - c0, labelled)
+
+
+def bench_offline(items: list[Item]) -> tuple[list[OfflineRow], str]:
+    """Time run_rules, the rules judge and the offline judge; the note says which judges were available."""
+    from judge.rules import run_rules
+
+    rows = [_time("run_rules (rules alone)", items, lambda: sum(1 for it in items if run_rules(it) is not None))]
+    try:
+        from judge.offline import make_offline_judge
+    except ImportError:
+        return rows, "judge.offline is not available: only run_rules was timed"
+
+    async def judge_all(judge) -> int:  # type: ignore[no-untyped-def]
+        vs = [await judge.ajudge(it) for it in items]
+        return sum(1 for v in vs if v.status == "ok")
+
+    for model in ("rules", "offline"):
+        judge = make_offline_judge(model)
+        asyncio.run(judge.ajudge(items[0]))  # load the baseline model outside the timing
+        rows.append(_time(f'make_offline_judge("{model}")', items, lambda j=judge: asyncio.run(judge_all(j))))
+    return rows, "labelled = items that got a category (rules: a rule fired; offline: every item)"

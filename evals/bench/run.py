@@ -1,0 +1,180 @@
+"""Run the medjudge benchmarks and print (and optionally write) their tables.
+
+Usage:
+    python -m evals.bench [--quick] [--parts throughput,batching,offline,duckdb] [--out evals/bench/RESULTS.md]
+    python evals/bench/run.py ...                       (same, as a script from a checkout)
+    python -m evals.bench --parts batching --model openai/gpt-4o-mini --api-base URL   (κ on the gold test split)
+
+Every ratio is between numbers measured in the same run, on the same machine, server and items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a plain script from a checkout
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from evals.bench.results import Report  # noqa: E402
+from evals.bench.workload import machine, make_items  # noqa: E402
+
+PARTS = ("throughput", "batching", "offline", "duckdb")
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, workdir: Path, shard: bool = True) -> None:
+    from evals.bench.stub import StubProcess
+    from evals.bench.throughput import bench_dspy, bench_medjudge, bench_medjudge_sharded, bench_phoenix
+
+    items = make_items(n)
+    ideal = concurrency / latency_s
+    results = []
+    with StubProcess(latency_s) as server:
+        results.append(bench_medjudge(server.base_url, items, concurrency, workdir))
+        if shard:
+            results.append(bench_medjudge_sharded(server.base_url, items, concurrency, 2, workdir))
+        else:
+            rep.note("quick run: the 2-process medjudge run is skipped")
+        try:
+            results.append(bench_dspy(server.base_url, items, concurrency))
+            results.append(bench_dspy(server.base_url, items, concurrency, engine="litellm"))
+        except ImportError as e:
+            rep.note(f"DSPy not measured: {e}")
+        try:
+            results.append(bench_phoenix(server.base_url, items, concurrency, rate_per_s=ideal))
+        except ImportError as e:
+            rep.note(f"Phoenix not measured (pip install arize-phoenix-evals): {e}")
+    rep.table(
+        f"Bulk labelling throughput: {n} items, stub server in its own process, {latency_s * 1000:.0f} ms latency, "
+        f"concurrency {concurrency} (ideal {ideal:.0f} verdicts/s)",
+        ["tool", "verdicts/s", "share of ideal", "client CPU ms/verdict", "correct", "wall s"],
+        [[r.tool, f"{r.per_s:.1f}", f"{r.per_s / ideal:.1%}", f"{r.cpu_ms:.2f}", f"{r.correct}/{r.n}",
+          f"{r.wall_s:.1f}"] for r in results])
+    rep.note("DSPy 3.4's default engine sends these requests through its own HTTP client (lm15), not litellm; "
+             "the engine=litellm row routes them through litellm as medjudge does.")
+    by = {r.tool: r for r in results}
+    med = by["medjudge"]
+    ratios = [[f"medjudge / {name}", _ratio(med.per_s, r.per_s), _ratio(r.cpu_ms, med.cpu_ms)]
+              for name, r in by.items() if name != "medjudge"]
+    rep.table("Throughput ratios (same run)", ["pair", "verdicts/s ratio", "CPU per verdict (them / medjudge)"],
+              ratios)
+
+
+def part_batching(rep: Report, n: int, ks: list[int], concurrency: int, workdir: Path, model: str | None,
+                  api_base: str | None, api_key: str | None) -> None:
+    from evals.bench.batching import bench_tokens, kappa_on_gold
+    from evals.bench.stub import StubProcess
+
+    items = make_items(n)
+    with StubProcess(0.0) as server:
+        rows = bench_tokens(server.base_url, items, ks, concurrency, workdir)
+    single = rows[0].prompt_per_verdict
+    rep.table(f"Batched judging: prompt tokens per verdict, {n} items (stub tokens = characters / 2)",
+              ["judge", "verdicts", "ok", "prompt tokens/verdict", "vs single", "completion tokens/verdict"],
+              [[r.judge, r.n, r.ok, f"{r.prompt_per_verdict:.0f}", f"{r.prompt_per_verdict / single:.2f}",
+                f"{r.completion_per_verdict:.0f}"] for r in rows])
+    if model and api_base:
+        krows = kappa_on_gold(model, api_base, api_key, ks, workdir)
+        rep.table(f"κ on the gold test split with {model}", ["judge", "items", "ok", "κ", "prompt tokens/verdict"],
+                  [[r.judge, r.n, r.ok, "n/a" if r.kappa is None else f"{r.kappa:.3f}", f"{r.prompt_per_verdict:.0f}"]
+                   for r in krows])
+    else:
+        rep.note("κ of batched vs single judging on the gold test split needs a real model: run with "
+                 "--model MODEL --api-base URL [--api-key KEY].")
+
+
+def part_offline(rep: Report, n: int) -> None:
+    from evals.bench.offline_speed import bench_offline, real_items
+
+    items = real_items(n)
+    source = "MedBench public sample"
+    if len(items) < n:
+        items, source = make_items(n), "synthetic workload (MedBench sample not found)"
+    rows, note = bench_offline(items)
+    rep.table(f"Offline judging: {len(items)} items ({source}), one process",
+              ["judge", "verdicts/s", "CPU ms/verdict", "labelled"],
+              [[r.judge, f"{r.per_s:,.0f}", f"{1000 * r.cpu_s / r.n:.3f}", f"{r.labelled}/{r.n}"] for r in rows])
+    rep.note(note)
+
+
+def part_duckdb(rep: Report, n: int, workdir: Path) -> None:
+    from evals.bench.duckdb_scale import bench_duckdb
+
+    rows, kappa = bench_duckdb(n, workdir)
+    rep.table(f"DuckDB verdict store at {n:,} items (judge A: n verdicts, judge B: n/2)",
+              ["step", "rows", "seconds", "rows/s", "note"],
+              [[r.step, f"{r.rows:,}", f"{r.seconds:.2f}", f"{r.per_s:,.0f}", r.note] for r in rows])
+    by = {r.step: r for r in rows}
+    write = by["write_verdicts (Verdict objects)"]
+    rep.table("Store write ratios (same run)", ["pair", "rows/s ratio"], [
+        ["write_verdicts / executemany INSERT", _ratio(write.per_s, by["baseline: duckdb executemany INSERT"].per_s)],
+        ["write_verdict_table / executemany INSERT",
+         _ratio(by["write_verdict_table (bulk, columns)"].per_s, by["baseline: duckdb executemany INSERT"].per_s)],
+        ["write_verdicts / pandas to_parquet", _ratio(write.per_s, by["baseline: pandas to_parquet"].per_s)],
+        ["write_verdict_table / pandas to_parquet",
+         _ratio(by["write_verdict_table (bulk, columns)"].per_s, by["baseline: pandas to_parquet"].per_s)],
+    ])
+    rep.note(f"κ(A, B): SQL {kappa['kappa_sql']:.4f}, sklearn {kappa['kappa_sklearn']:.4f} (≈ 0.70 by construction)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every part")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    p.add_argument("--items", type=int, help="items for the throughput part (default 1000; quick 40)")
+    p.add_argument("--latency", type=float, default=0.05, help="stub server latency in seconds (default 0.05)")
+    p.add_argument("--concurrency", type=int, default=64, help="concurrent calls (default 64)")
+    p.add_argument("--rows", type=int, help="items for the DuckDB part (default 1,000,000; quick 5,000)")
+    p.add_argument("--ks", default="4,8,16", help="batch sizes for the batching part (default 4,8,16)")
+    p.add_argument("--model", help="a real litellm model for κ on the gold test split")
+    p.add_argument("--api-base", help="its OpenAI-compatible base URL")
+    p.add_argument("--api-key", default=os.environ.get("MEDJUDGE_API_KEY"), help="its API key (never written)")
+    p.add_argument("--out", type=Path, help="write the results as Markdown here (default: only print)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> Report:
+    """Run the chosen parts, print every table, write Markdown if --out is given; return the report."""
+    args = parse_args(argv)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown part(s) {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    quick = args.quick
+    n_items = args.items or (40 if quick else 1000)
+    n_rows = args.rows or (5_000 if quick else 1_000_000)
+    ks = [int(k) for k in args.ks.split(",")] if not quick else [4]
+    rep = Report(machine(), quick=quick)
+    with tempfile.TemporaryDirectory(prefix="medjudge-bench-") as tmp:
+        workdir = Path(tmp)
+        for part in parts:
+            t0 = time.perf_counter()
+            if part == "throughput":
+                part_throughput(rep, n_items, args.latency, min(args.concurrency, 8) if quick else args.concurrency,
+                                workdir, shard=not quick)
+            elif part == "batching":
+                part_batching(rep, 24 if quick else 480, ks, 16, workdir, args.model, args.api_base, args.api_key)
+            elif part == "offline":
+                part_offline(rep, 60 if quick else 5000)
+            elif part == "duckdb":
+                part_duckdb(rep, n_rows, workdir)
+            rep.timing(part, time.perf_counter() - t0)
+    if args.out:
+        args.out.write_text(rep.markdown(), encoding="utf-8")
+        rep.console.print(f"wrote {args.out}")
+    return rep
+
+
+if __name__ == "__main__":
+    main()

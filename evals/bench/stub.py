@@ -1,0 +1,86 @@
+"""The benchmark's OpenAI-compatible stub server, run in its own process so its CPU is not the client's.
+
+One responder answers every tool in the format it asks for:
+- medjudge's single judge: the verdict JSON object;
+- medjudge's batched judge: a JSON object {"verdicts": [...]} keyed by item index;
+- DSPy's ChatAdapter: `[[ ## category ## ]]` field markers;
+- Phoenix's classifier: the JSON object of its `json_schema` response format ({"explanation", "label"}).
+The category for an item is decided by the `[case-N]` marker in its response text.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import re
+from typing import Any
+
+from judge.taxonomy import CATEGORY_CODES
+from judge.testing import OpenAIStubServer, chat_text, verdict_json
+
+_CASE = re.compile(r"\[case-(\d+)\]")
+_BATCH_ITEM = re.compile(r"<<<ITEM (\d+)>>>(.*?)<<<END ITEM \1>>>", re.DOTALL)
+
+
+def category_for(text: str) -> str:
+    """The category the stub answers for a text holding a `[case-N]` marker (N mod 8)."""
+    m = _CASE.search(text)
+    return CATEGORY_CODES[int(m.group(1)) % len(CATEGORY_CODES)] if m else CATEGORY_CODES[0]
+
+
+def respond(body: dict[str, Any]) -> str:
+    """Answer a chat request in the format of the tool that sent it."""
+    text = chat_text(body)
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        schema = fmt.get("json_schema", {}).get("schema", {})
+        if "label" in schema.get("properties", {}):
+            return json.dumps({"explanation": "stub", "label": category_for(text)})
+    if "[[ ## category ## ]]" in text:
+        return f"[[ ## category ## ]]\n{category_for(text)}\n\n[[ ## completed ## ]]"
+    batch = _BATCH_ITEM.findall(text)
+    if batch:
+        verdicts = [{"index": int(i), "category": category_for(body_text), "rationale": "stub", "evidence": "",
+                     "confidence": 0.8} for i, body_text in batch]
+        return json.dumps({"verdicts": verdicts})
+    user = body.get("messages", [{}])[-1].get("content", "")
+    return verdict_json(category_for(user if isinstance(user, str) else text), 0.8)
+
+
+def _serve(latency_s: float, port_q: Any, stop: Any, count_q: Any) -> None:
+    server = OpenAIStubServer(respond, latency_s=latency_s).start()
+    server.keep_requests = False
+    port_q.put(server.port)
+    stop.wait()
+    count_q.put(server.count)
+    server.stop()
+
+
+class StubProcess:
+    """Run the stub server in a child process; `base_url` while running, `count` (requests served) after."""
+
+    def __init__(self, latency_s: float = 0.05) -> None:
+        ctx = mp.get_context("spawn")
+        self._port_q, self._count_q, self._stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        self._proc = ctx.Process(target=_serve, args=(latency_s, self._port_q, self._stop, self._count_q), daemon=True)
+        self.port = 0
+        self.count: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-style base URL of the running server."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> StubProcess:
+        self._proc.start()
+        self.port = self._port_q.get(timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        try:
+            self.count = self._count_q.get(timeout=10)
+        finally:
+            self._proc.join(timeout=10)
+            if self._proc.is_alive():
+                self._proc.terminate()

@@ -1,0 +1,198 @@
+"""Bulk labelling throughput against the stub server: medjudge (1 and 2 processes), DSPy Evaluate, Phoenix.
+
+Every tool judges the same items on the same server at the same concurrency; each is warmed up on a few
+items first (imports, first-call set-up) and then timed over the whole set. Client CPU is
+`time.process_time()` of the client process (all its threads), so the server's CPU is not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.bench.stub import category_for
+from judge.models import Item
+
+WARMUP = 8
+
+
+@dataclass
+class Throughput:
+    """One tool's timed run."""
+
+    tool: str
+    n: int
+    wall_s: float
+    cpu_s: float
+    correct: int
+
+    @property
+    def per_s(self) -> float:
+        """Verdicts per second of wall time."""
+        return self.n / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """Client CPU milliseconds per verdict."""
+        return 1000 * self.cpu_s / self.n if self.n else 0.0
+
+
+def _timed(tool: str, n: int, fn: Any) -> Throughput:
+    c0, t0 = time.process_time(), time.perf_counter()
+    correct = fn()
+    return Throughput(tool, n, time.perf_counter() - t0, time.process_time() - c0, correct)
+
+
+def _expected(item: Item) -> str:
+    return category_for(item.response)
+
+
+# -- medjudge ------------------------------------------------------------------------------------
+def _medjudge_judge(base_url: str) -> Any:
+    from judge.llm_judge import LLMJudge
+    from judge.settings import JudgeSettings
+
+    return LLMJudge(JudgeSettings(model="openai/stub", api_base=base_url, timeout_s=60))
+
+
+def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: Path, tool: str = "medjudge",
+                   ) -> Throughput:
+    """`judge.runner.label` into a fresh DuckDB file (verdict writes included)."""
+    from judge.runner import label
+    from judge.store import Store
+
+    judge = _medjudge_judge(base_url)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        warm = [it.model_copy(update={"item_id": f"warm-{it.item_id}"}) for it in items[:WARMUP]]
+        label(warm, store=Path(tmp) / "warm.duckdb", judge=judge, concurrency=WARMUP, progress=False)
+        db = Path(tmp) / "bench.duckdb"
+
+        def run() -> int:
+            label(items, store=db, judge=judge, concurrency=concurrency, progress=False)
+            return 0
+
+        result = _timed(tool, len(items), run)
+        with Store.readonly(db) as st:
+            _, rows = st.query("SELECT item_id, category FROM verdicts WHERE status = 'ok'")
+        want = {it.item_id: _expected(it) for it in items}
+        result.correct = sum(1 for item_id, cat in rows if want.get(item_id) == cat)
+    return result
+
+
+def _shard(base_url: str, items: list[Item], concurrency: int, db: str, barrier: Any, out: Any) -> None:
+    from judge.runner import label
+
+    judge = _medjudge_judge(base_url)
+    warm = [it.model_copy(update={"item_id": f"warm-{it.item_id}"}) for it in items[:WARMUP]]
+    label(warm, store=db + ".warm", judge=judge, concurrency=WARMUP, progress=False)
+    barrier.wait()
+    c0, t0 = time.process_time(), time.monotonic()
+    s = label(items, store=db, judge=judge, concurrency=concurrency, progress=False)
+    out.put((t0, time.monotonic(), time.process_time() - c0, s.category_counts))
+
+
+def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, shards: int, workdir: Path,
+                           ) -> Throughput:
+    """The items split across `shards` client processes (each with concurrency/shards and its own DuckDB file)."""
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(shards), ctx.Queue()
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        procs = [ctx.Process(target=_shard, args=(base_url, items[k::shards], max(1, concurrency // shards),
+                                                   str(Path(tmp) / f"shard{k}.duckdb"), barrier, out))
+                 for k in range(shards)]
+        for p in procs:
+            p.start()
+        results = [out.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+    start, end = min(r[0] for r in results), max(r[1] for r in results)
+    ok = sum(sum(r[3].values()) for r in results)
+    return Throughput(f"medjudge x{shards} processes", len(items), end - start, sum(r[2] for r in results), ok)
+
+
+# -- DSPy ----------------------------------------------------------------------------------------
+def bench_dspy(base_url: str, items: list[Item], threads: int, engine: str = "auto") -> Throughput:
+    """`dspy.Evaluate` over a `dspy.Predict` with the same inputs and a category output.
+
+    DSPy 3.4's default engine ("auto") sends representable requests through its own HTTP client (lm15);
+    engine="litellm" routes them through litellm, as medjudge does.
+    """
+    import dspy
+
+    from judge.taxonomy import CATEGORY_CODES
+
+    class ClassifyError(dspy.Signature):
+        """Classify why the medical response is wrong into one error category."""
+
+        question: str = dspy.InputField()
+        reference_answer: str = dspy.InputField()
+        response: str = dspy.InputField()
+        category: str = dspy.OutputField(desc="one of: " + ", ".join(CATEGORY_CODES))
+
+    lm = dspy.LM("openai/stub", api_base=base_url, api_key="x", cache=False, num_retries=0, engine=engine)
+    program = dspy.Predict(ClassifyError)
+
+    def examples(its: list[Item]) -> list[Any]:
+        return [dspy.Example(question=it.question, reference_answer=it.reference_answer or "", response=it.response,
+                             category=_expected(it)).with_inputs("question", "reference_answer", "response")
+                for it in its]
+
+    def metric(example: Any, pred: Any, trace: Any = None) -> bool:
+        return bool(pred.category == example.category)
+
+    devset = examples(items)
+    with dspy.context(lm=lm):
+        dspy.Evaluate(devset=examples(items[:WARMUP]), metric=metric, num_threads=WARMUP, display_progress=False)(
+            program)
+        evaluate = dspy.Evaluate(devset=devset, metric=metric, num_threads=threads, display_progress=False,
+                                 provide_traceback=True)
+
+        def run() -> int:
+            res = evaluate(program)
+            return sum(1 for _, _, score in res.results if score)
+
+        return _timed("dspy Evaluate" + ("" if engine == "auto" else f" (engine={engine})"), len(items), run)
+
+
+# -- Phoenix -------------------------------------------------------------------------------------
+def bench_phoenix(base_url: str, items: list[Item], concurrency: int, rate_per_s: float) -> Throughput:
+    """Phoenix's `create_classifier` over `async_evaluate_dataframe` with the eight categories as labels.
+
+    Its adaptive rate limiter starts at `rate_per_s` (set to the ideal rate so it does not throttle a server that
+    never says 429); everything else is Phoenix's default (OpenAI SDK client, structured-output request).
+    """
+    import logging
+
+    import pandas as pd
+    from phoenix.evals import LLM, async_evaluate_dataframe, create_classifier
+
+    from judge.taxonomy import CATEGORY_CODES
+
+    logging.getLogger("phoenix").setLevel(logging.ERROR)
+    llm = LLM(provider="openai", model="stub", base_url=base_url, api_key="x", initial_per_second_request_rate=rate_per_s)
+    template = ("Classify why the medical RESPONSE is wrong into one error category.\nQuestion: {question}\n"
+                "Reference answer: {reference_answer}\nRESPONSE: {response}")
+    clf = create_classifier(name="error_category", prompt_template=template, llm=llm, choices=list(CATEGORY_CODES))
+
+    def frame(its: list[Item]) -> pd.DataFrame:
+        return pd.DataFrame([{"question": it.question, "reference_answer": it.reference_answer or "",
+                              "response": it.response} for it in its])
+
+    async def evaluate(df: pd.DataFrame, conc: int) -> pd.DataFrame:
+        return await async_evaluate_dataframe(dataframe=df, evaluators=[clf], concurrency=conc, hide_tqdm_bar=True)
+
+    asyncio.run(evaluate(frame(items[:WARMUP]), WARMUP))
+    df = frame(items)
+
+    def run() -> int:
+        res = asyncio.run(evaluate(df, concurrency))
+        col = next(c for c in res.columns if c.endswith("_score"))
+        labels = [s.get("label") if isinstance(s, dict) else getattr(s, "label", None) for s in res[col]]
+        return sum(1 for lab, it in zip(labels, items, strict=True) if lab == _expected(it))
+
+    return _timed("phoenix classifier", len(items), run)

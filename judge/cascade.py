@@ -1,0 +1,231 @@
+"""The cascade judge: rules first, then the baseline when it is confident enough, else (optionally) an LLM judge.
+
+Routing of one item:
+1. a deterministic rule fires -> the rule's verdict (source "rules");
+2. otherwise the baseline classifier; if its confidence >= tau -> its verdict (source "baseline");
+3. otherwise, with an LLM judge -> the LLM's verdict (source "llm", including its failed/needs_review statuses);
+   without one (the pure offline judge, the default) -> the baseline's verdict, flagged `below_tau`.
+So the offline cascade labels every item; `below_tau` marks the labels an LLM judge or a person should check.
+
+tau is chosen on the dev split by `choose_tau` (see there) and stored with the baseline artifact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from judge.base import Judge
+from judge.gold import GoldItem
+from judge.metrics import AgreementReport, agreement_report
+from judge.models import Item, Verdict
+from judge.rules_judge import RulesJudge
+from judge.settings import make_judge_id
+
+if TYPE_CHECKING:
+    from judge.baseline import BaselineJudge
+
+BELOW_TAU = "below_tau"
+"""Flag of an offline verdict whose baseline confidence is below tau."""
+
+
+class CascadeJudge:
+    """Rules -> baseline (confidence >= tau) -> LLM judge or, without one, the flagged baseline verdict."""
+
+    def __init__(self, rules: RulesJudge, baseline: BaselineJudge, llm: Judge | None = None,
+                 tau: float | None = None) -> None:
+        self.rules = rules
+        self.baseline = baseline
+        self.llm = llm
+        self.tau = float(baseline.tau if tau is None else tau)
+        if not 0.0 <= self.tau <= 1.0:
+            raise ValueError(f"tau must be in [0, 1], got {self.tau}")
+        self.model = "offline" if llm is None else f"cascade:{llm.model}"
+        self.judge_id = make_judge_id(self.identity())
+
+    def identity(self) -> dict[str, object]:
+        """The stages' identities and tau."""
+        return {"judge": "cascade", "rules": self.rules.identity(), "baseline": self.baseline.identity(),
+                "tau": round(self.tau, 6), "llm": self.llm.identity() if self.llm is not None else None}
+
+    def _stamp(self, v: Verdict, flags: Sequence[str] = ()) -> Verdict:
+        return v.model_copy(update={"judge_id": self.judge_id, "model": self.model, "flags": [*v.flags, *flags]})
+
+    async def ajudge(self, item: Item) -> Verdict:
+        """Judge one item through the stages (see module doc)."""
+        ruled = await self.rules.ajudge(item)
+        if ruled.status == "ok":
+            return self._stamp(ruled)
+        base = await self.baseline.ajudge(item)
+        if (base.confidence or 0.0) >= self.tau:
+            return self._stamp(base)
+        if self.llm is None:
+            return self._stamp(base, [BELOW_TAU])
+        return self._stamp(await self.llm.ajudge(item))
+
+
+# --- choosing tau ---------------------------------------------------------------------------------------------------
+
+class TauPoint(BaseModel):
+    """The cascade on a labelled split at one threshold."""
+
+    tau: float
+    """Threshold."""
+    coverage: float
+    """Share of items decided offline (a rule fired, or baseline confidence >= tau)."""
+    n_decided: int
+    """Items decided offline."""
+    kappa_decided: float | None
+    """Kappa of the offline decisions against gold on the decided items."""
+    accuracy_decided: float | None
+    """Accuracy of the offline decisions on the decided items."""
+    kappa_cascade: float | None = None
+    """Kappa over all items with LLM labels for the rest (only when LLM labels are given)."""
+
+
+class TauChoice(BaseModel):
+    """The chosen threshold and why."""
+
+    tau: float
+    """Chosen threshold."""
+    rule: str
+    """`max_kappa_decided_at_min_coverage` or `max_kappa_cascade` (see choose_tau)."""
+    min_coverage: float
+    """Least offline coverage allowed."""
+    point: TauPoint
+    """Scores at the chosen tau."""
+    curve: list[TauPoint] = Field(default_factory=list)
+    """Scores at every candidate tau."""
+
+
+def _kappa(y_true: Sequence[str], y_pred: Sequence[str]) -> tuple[float | None, float | None]:
+    if not y_true:
+        return None, None
+    rep = agreement_report(list(y_true), list(y_pred), n_boot=1)
+    return rep.kappa, rep.accuracy
+
+
+def tau_curve(gold: Sequence[str], rule_pred: Sequence[str | None], base_pred: Sequence[str],
+              base_conf: Sequence[float], llm_pred: Mapping[int, str] | None = None) -> list[TauPoint]:
+    """Score the cascade at every distinct baseline confidence (and 0) as tau; inputs are aligned per item."""
+    conf = np.asarray(base_conf, dtype=float)
+    ruled = np.array([r is not None for r in rule_pred])
+    candidates = sorted({0.0, *(round(float(c), 6) for c in conf[~ruled])})
+    offline = [r if r is not None else b for r, b in zip(rule_pred, base_pred, strict=True)]
+    points = []
+    for tau in candidates:
+        decided = ruled | (conf >= tau - 1e-12)
+        idx = np.flatnonzero(decided)
+        kappa, acc = _kappa([gold[i] for i in idx], [offline[i] for i in idx])
+        point = TauPoint(tau=tau, coverage=float(decided.mean()) if len(gold) else 0.0, n_decided=int(decided.sum()),
+                         kappa_decided=kappa, accuracy_decided=acc)
+        if llm_pred is not None:
+            pairs = [(gold[i], offline[i] if decided[i] else llm_pred.get(i)) for i in range(len(gold))]
+            pairs = [(t, p) for t, p in pairs if p is not None]
+            point.kappa_cascade = _kappa([t for t, _ in pairs], [p for _, p in pairs])[0]
+        points.append(point)
+    return points
+
+
+def select_tau(curve: Sequence[TauPoint], min_coverage: float = 0.5, use_llm: bool = False) -> TauChoice:
+    """Pick tau from a curve.
+
+    With LLM labels (`use_llm`): the tau with the highest cascade kappa over all items, ties -> the lower tau
+    (more items decided offline, more LLM calls saved). Without: the tau with the highest kappa on the items
+    decided offline among those whose coverage is at least `min_coverage`, ties -> the lower tau. Kappa on the
+    decided items tends to rise with tau, so this is usually the highest tau that still keeps `min_coverage`.
+    """
+    if not curve:
+        raise ValueError("empty tau curve")
+    rule = "max_kappa_cascade" if use_llm else "max_kappa_decided_at_min_coverage"
+
+    def score(p: TauPoint) -> float:
+        value = p.kappa_cascade if use_llm else p.kappa_decided
+        return -2.0 if value is None else value
+
+    eligible = list(curve) if use_llm else [p for p in curve if p.coverage >= min_coverage] or [curve[0]]
+    best = max(eligible, key=lambda p: (round(score(p), 6), -p.tau))
+    return TauChoice(tau=best.tau, rule=rule, min_coverage=min_coverage, point=best, curve=list(curve))
+
+
+def choose_tau(dev: Sequence[GoldItem], rules: RulesJudge, baseline: BaselineJudge, *, min_coverage: float = 0.5,
+               llm_labels: Mapping[str, str] | None = None) -> TauChoice:
+    """Choose tau on labelled dev items (consensus required); `llm_labels` = {item_id: LLM category} if known."""
+    dev = [g for g in dev if g.consensus is not None]
+    items = [g.to_item() for g in dev]
+    rule_pred = [v.category if v.status == "ok" else None for v in (rules.judge(it) for it in items)]
+    base = baseline.verdicts(items)
+    llm_pred = None
+    if llm_labels is not None:
+        llm_pred = {i: llm_labels[g.item_id] for i, g in enumerate(dev) if g.item_id in llm_labels}
+    curve = tau_curve([g.consensus or "" for g in dev], rule_pred, [v.category or "" for v in base],
+                      [v.confidence or 0.0 for v in base], llm_pred)
+    return select_tau(curve, min_coverage, use_llm=llm_labels is not None)
+
+
+# --- evaluation -------------------------------------------------------------------------------------------------------
+
+class CascadeReport(BaseModel):
+    """How a cascade did on labelled items and how many LLM calls it saves."""
+
+    n: int
+    """Items judged."""
+    tau: float
+    """Threshold used."""
+    by_stage: dict[str, int]
+    """Items decided per stage: rules, baseline, llm, and below_tau (offline cascade, baseline below tau)."""
+    coverage: float
+    """Share decided by rules or by the baseline at confidence >= tau."""
+    llm_calls_saved: float
+    """Share of items an LLM-only judge would send to the LLM that this cascade does not (= coverage)."""
+    overall: AgreementReport
+    """Agreement of every verdict with gold (below_tau labels included; LLM failures count as abstentions)."""
+    decided: AgreementReport
+    """Agreement on the items decided by rules or baseline at >= tau."""
+    per_stage: dict[str, AgreementReport]
+    """Agreement of each stage on the items it decided."""
+
+
+def _stage(v: Verdict) -> str:
+    return BELOW_TAU if BELOW_TAU in v.flags else v.source
+
+
+async def _judge_all(judge: Judge, items: Sequence[Item], concurrency: int) -> list[Verdict]:
+    sem = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(it: Item) -> Verdict:
+        async with sem:
+            return await judge.ajudge(it)
+
+    return list(await asyncio.gather(*(one(it) for it in items)))
+
+
+def evaluate_cascade(cascade: CascadeJudge, gold: Sequence[GoldItem], *, concurrency: int = 8, n_boot: int = 1000,
+                     verdicts: Sequence[Verdict] | None = None) -> CascadeReport:
+    """Run the cascade over gold items (or score given `verdicts`, aligned) and report kappa, coverage, calls saved."""
+    gold = [g for g in gold if g.consensus is not None]
+    if verdicts is None:
+        verdicts = asyncio.run(_judge_all(cascade, [g.to_item() for g in gold], concurrency))
+    if len(verdicts) != len(gold):
+        raise ValueError(f"{len(verdicts)} verdicts for {len(gold)} gold items")
+    y = [g.consensus or "" for g in gold]
+    pred = [v.category if v.status == "ok" else None for v in verdicts]
+    conf = [v.confidence for v in verdicts]
+    stages = [_stage(v) for v in verdicts]
+    decided = [s in ("rules", "baseline") for s in stages]
+
+    def report(mask: Sequence[bool]) -> AgreementReport:
+        return agreement_report(y, pred, confidences=conf, covered_mask=mask, n_boot=n_boot)
+
+    per_stage: dict[str, AgreementReport] = {}
+    for s in sorted(set(stages)):
+        per_stage[s] = report([x == s for x in stages])
+    coverage = sum(decided) / len(gold) if gold else 0.0
+    return CascadeReport(n=len(gold), tau=cascade.tau, by_stage=dict(Counter(stages)), coverage=coverage,
+                         llm_calls_saved=coverage, overall=report([True] * len(gold)), decided=report(decided),
+                         per_stage=per_stage)
