@@ -49,9 +49,10 @@ def error_distribution(db: str | Path, judge_id: str | None = None) -> tuple[lis
                 return [], []
             judge_id = latest[0][0]
         return store.query(
-            "SELECT coalesce(dimension, '(none)') AS dimension, category, sum(n)::INT AS n, "
-            "round(sum(n) / sum(sum(n)) OVER (PARTITION BY coalesce(dimension, '(none)')), 3) AS share "
-            "FROM error_distribution WHERE judge_id = ? GROUP BY ALL ORDER BY dimension, n DESC", [judge_id])
+            "WITH d AS (SELECT coalesce(dimension, '(none)') AS dimension, category, sum(n)::INT AS n "
+            "FROM error_distribution WHERE judge_id = ? GROUP BY 1, 2) "
+            "SELECT dimension, category, n, round(n / sum(n) OVER (PARTITION BY dimension), 3) AS share "
+            "FROM d ORDER BY dimension, n DESC, category", [judge_id])
 
 
 def demo(db: str | Path = "medjudge-demo.duckdb", model: str = "offline", progress: bool = True

@@ -116,12 +116,7 @@ class BatchLLMJudge:
         kw: dict[str, Any] = dict(model=s.model, messages=messages, temperature=s.temperature,
                                   max_tokens=s.max_tokens * self.k, timeout=s.timeout_s, num_retries=0,
                                   response_format={"type": "json_object"})
-        if s.api_base:
-            kw["api_base"] = s.api_base
-        if s.api_key is not None:
-            kw["api_key"] = s.api_key.get_secret_value()
-        elif s.api_base:
-            kw["api_key"] = "sk-no-key"
+        kw.update(s.endpoint_kwargs())
         return kw
 
     def _retrying(self) -> AsyncRetrying:

@@ -167,7 +167,7 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
                 by_order.append([vs[i].category if i in vs and vs[i].status == "ok" else None for i in ids])
             robustness = {"orders": orders, "flip_rate": _nan_to_none(flip_rate(by_order)),
                           "all_orders_identical": _nan_to_none(all_orders_identical_share(by_order))}
-        uses_llm = "llm" in judge.identity()
+        uses_llm = bool(judge.identity().get("llm"))
         result = CalibrationResult(
             calibration_id=uuid.uuid4().hex[:16], judge_id=judge.judge_id, model=judge.model, split=split,
             n=len(items), n_excluded=excluded, kappa=report.kappa, kappa_ci=report.kappa_ci, macro_f1=report.macro_f1,

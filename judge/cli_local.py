@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +14,15 @@ from judge.local_llm import DEFAULT_N_CTX
 
 def serve(
     gguf: Annotated[Path | None, typer.Option("--gguf", help="GGUF model file (default: the small Gemma 3 270M "
-                                              "model installed by medjudge[local]).")] = None,
+                                              "model installed by medjudge\\[local]).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port on 127.0.0.1 (default: a free one).", min=1,
                                              max=65535)] = None,
     n_ctx: Annotated[int, typer.Option("--n-ctx", help="Context window in tokens (prompt + answer).",
                                        min=512)] = DEFAULT_N_CTX,
-    n_threads: Annotated[int | None, typer.Option("--n-threads", help="CPU threads (default: all cores).",
+    n_threads: Annotated[int | None, typer.Option("--n-threads", help="CPU threads (default: all cores but one).",
                                                   min=1)] = None,
+    chat_format: Annotated[str | None, typer.Option("--chat-format", help="llama-cpp-python chat format (e.g. "
+                                                    "chatml, gemma) for GGUF files without a chat template.")] = None,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the background server that '--model local' "
                                        "started, then exit.")] = False,
 ) -> None:
@@ -35,7 +38,7 @@ def serve(
         console.print("stopped the background server" if stopped else "no background server was running")
         return
     try:
-        server = start_server(gguf, port=port, n_ctx=n_ctx, n_threads=n_threads)
+        server = start_server(gguf, port=port, n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format)
     except MedjudgeError as e:
         err_console.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None
@@ -46,10 +49,13 @@ def serve(
     try:
         code = server.process.wait() if server.process is not None else 0
     except KeyboardInterrupt:
+        code = 0
+    finally:
         server.stop()
+    if code in (0, -signal.SIGINT, -signal.SIGTERM):  # Ctrl-C reaches the server too, which then exits cleanly
         console.print("server stopped")
         return
-    err_console.print(f"[red]error:[/] server exited with code {code}", highlight=False)
+    err_console.print(f"[red]error:[/] server exited with code {code}; see {server.log_path}", highlight=False)
     raise typer.Exit(1)
 
 

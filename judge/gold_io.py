@@ -24,19 +24,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from judge.gold import GoldItem, GoldLabel, format_validation_error, problems_error
+from judge.gold import GOLD_KEYS, GoldItem, GoldLabel, format_validation_error, problems_error
 from judge.taxonomy import CATEGORY_CODES, load_taxonomy
 
-ITEM_FIELDS: tuple[str, ...] = (
-    "item_id",
-    "dimension",
-    "task",
-    "question",
-    "options",
-    "reference_answer",
-    "model",
-    "response",
-)
+ITEM_FIELDS: tuple[str, ...] = tuple(k for k in GOLD_KEYS if k not in ("labels", "consensus"))
 LABEL_FIELDS: tuple[str, ...] = ("annotator", "category", "note")
 CSV_COLUMNS: tuple[str, ...] = ITEM_FIELDS + LABEL_FIELDS
 _REQUIRED = ("item_id", "question", "response")

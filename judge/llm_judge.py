@@ -157,12 +157,7 @@ class LLMJudge:
         if s.schema_in_response_format:
             # extra_body is merged into the HTTP body last, so it replaces the mode's own response_format
             kw["extra_body"] = {"response_format": schema_response_format(item.response)}
-        if s.api_base:
-            kw["api_base"] = s.api_base
-        if s.api_key is not None:
-            kw["api_key"] = s.api_key.get_secret_value()
-        elif s.api_base:
-            kw["api_key"] = "sk-no-key"
+        kw.update(s.endpoint_kwargs())
         return kw
 
     def _retrying_kwargs(self) -> dict[str, Any]:

@@ -174,7 +174,7 @@ def server_command(gguf: Path, host: str, port: int, n_ctx: int = DEFAULT_N_CTX,
     threads = n_threads or default_threads()
     argv = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", gguf.stem,
             "--host", host, "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
-            "--n_threads_batch", str(threads)]
+            "--n_threads_batch", str(threads), "--logits_all", "false"]
     if chat_format:
         argv += ["--chat_format", chat_format]
     return argv

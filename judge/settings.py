@@ -44,6 +44,17 @@ class JudgeSettings(BaseModel):
     schema_in_response_format: bool = False
     """Send the verdict JSON schema as response_format={"type": "json_object", "schema": ...} (llama.cpp grammar)."""
 
+    def endpoint_kwargs(self) -> dict[str, str]:
+        """litellm's api_base / api_key arguments (a placeholder key for keyless local servers)."""
+        kw: dict[str, str] = {}
+        if self.api_base:
+            kw["api_base"] = self.api_base
+        if self.api_key is not None:
+            kw["api_key"] = self.api_key.get_secret_value()
+        elif self.api_base:
+            kw["api_key"] = "sk-no-key"
+        return kw
+
     def identity(self, prompt_version: str, taxonomy_version: str) -> dict[str, object]:
         """The fields that define a judge, without secrets or transport details."""
         identity: dict[str, object] = {

@@ -154,3 +154,21 @@ def test_probe_orders_are_distinct_and_start_with_original():
     orders = probe_orders(list(CATEGORY_CODES), 5, seed=1)
     assert orders[0] == list(CATEGORY_CODES) and len({tuple(o) for o in orders}) == 5
     assert all(sorted(o) == sorted(CATEGORY_CODES) for o in orders)
+
+
+def test_cascade_calibration_reports_llm_calls_saved(tmp_path, stub_server):
+    from pathlib import Path
+
+    from judge.factory import make_judge
+
+    gold = Path(__file__).resolve().parents[1] / "gold_labels" / "gold.jsonl"
+    server = stub_server(lambda body: verdict_json("omission", 0.5))
+    judge = make_judge("cascade:openai/stub", api_base=server.base_url, **fast_settings())
+    res = calibrate(gold, judge=judge, db=tmp_path / "c.duckdb", split="test", progress=False, n_boot=50)
+    assert res.n == 81
+    assert res.sources.get("llm", 0) == server.count  # every LLM verdict cost exactly one call here
+    assert res.llm_calls_saved == pytest.approx(1 - server.count / 81)
+    assert 0 < res.llm_calls_saved < 1
+    offline = calibrate(gold, judge=make_judge("offline"), db=tmp_path / "c.duckdb", split="test", progress=False,
+                        n_boot=50)
+    assert offline.llm_calls_saved is None

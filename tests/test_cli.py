@@ -77,3 +77,19 @@ def test_clear_errors_for_missing_input_and_db(tmp_path):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "judge", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "label" in out.stdout
+
+
+def test_demo_labels_offline_and_prints_distribution(tmp_path):
+    from judge.demo import DEMO_FILE
+
+    db = tmp_path / "demo.duckdb"
+    res = runner.invoke(app, ["demo", "--db", str(db), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    n_items = sum(1 for line in DEMO_FILE.read_text(encoding="utf-8").splitlines() if line.strip())
+    from judge.store import Store
+
+    with Store.readonly(db) as st:
+        assert st.query("SELECT count(*) FROM verdicts")[1] == [(n_items,)]
+        shares = st.query("SELECT dimension, model, sum(share) FROM error_distribution GROUP BY 1, 2")[1]
+    assert shares and all(abs(s - 1.0) < 1e-9 for _, _, s in shares)
+    assert "share" in res.output and "knowledge_qa" in res.output

@@ -47,7 +47,7 @@ def test_server_command_runs_llama_cpp_server_module_on_given_address(tmp_path):
     assert argv[:3] == ["/usr/bin/python3", "-m", "llama_cpp.server"]
     opts = dict(zip(argv[3::2], argv[4::2], strict=True))
     assert opts == {"--model": str(gguf), "--model_alias": "tiny-model", "--host": "127.0.0.1", "--port": "8123",
-                    "--n_ctx": "2048", "--n_threads": "3", "--n_threads_batch": "3"}
+                    "--n_ctx": "2048", "--n_threads": "3", "--n_threads_batch": "3", "--logits_all": "false"}
 
 
 def test_server_threads_leave_one_core_free(tmp_path):

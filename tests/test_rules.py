@@ -654,3 +654,14 @@ def test_real_truncated_and_unbraced_baichuan_outputs() -> None:
     unbraced = [r for r in rows if (r.get("answer") or "").startswith("'")]
     assert unbraced
     assert all(check_format(_real_item(r)).confidence >= 0.5 for r in unbraced)
+
+
+def test_english_contractions_do_not_split_refusals():
+    from judge.models import Item
+    from judge.rules import check_unanswered
+
+    q = "患者，女，28岁，妊娠12周，甲亢。首选哪种药物治疗？"
+    hit = check_unanswered(Item(item_id="c1", question=q, response="I'm sorry, but I can't help with that request."))
+    assert hit is not None and hit.category == "unanswered"
+    assert check_unanswered(Item(item_id="c2", question=q, response="It's propylthiouracil; the patient's "
+                                                                    "first trimester rules out methimazole.")) is None

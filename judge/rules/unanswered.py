@@ -61,7 +61,10 @@ _FILLER = re.compile(
     r"^\s*(?:hello|hi|thanks?|thank you|ok(?:ay)?)\s*$|\bhope (?:this|it) helps\b",
     re.IGNORECASE,
 )
-_CLAUSE_SPLIT = re.compile(r"[，,。！!？?；;：:\n（）()<>＜＞“”\"'「」]+|\.(?=\s|$)|因为|由于|所以|但是|但|不过")
+# An apostrophe inside a word ("I'm", "can't") is not a clause boundary.
+_CLAUSE_SPLIT = re.compile(
+    r"(?:[，,。！!？?；;：:\n（）()<>＜＞“”\"「」]|(?<![A-Za-z])'|'(?![A-Za-z]))+|\.(?=\s|$)|因为|由于|所以|但是|但|不过"
+)
 _EXAMPLES = re.compile(r"(?:例如|比如|譬如|如|包括|such as|e\.g\.|for example)", re.IGNORECASE)
 _CHOICE_ANSWER = re.compile(r"[<＜]\s*[A-Ja-j](?:\s*[,，、和及]?\s*[A-Ja-j])*\s*[>＞]")
 _LEADING_LETTER = re.compile(r"^\W*(?:答案?|回答|正确答案|选)?\s*[：:]?\s*\**\s*([A-Z])(?![A-Za-z])")
