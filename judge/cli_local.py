@@ -53,6 +53,8 @@ def serve(
     finally:
         server.stop()
     if code in (0, -signal.SIGINT, -signal.SIGTERM):  # Ctrl-C reaches the server too, which then exits cleanly
+        if server.log_path is not None:
+            server.log_path.unlink(missing_ok=True)
         console.print("server stopped")
         return
     err_console.print(f"[red]error:[/] server exited with code {code}; see {server.log_path}", highlight=False)
