@@ -17,8 +17,9 @@ app = typer.Typer(help="medjudge: classify why medical LLM answers are wrong, st
                   context_settings={"help_option_names": ["-h", "--help"]}, pretty_exceptions_enable=False)
 
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB file (created if missing).")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'offline' (rules + baseline, no network), 'local' "
-                                       "(llama.cpp), or a litellm model string such as openai/gpt-4o-mini.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'offline' (rules + baseline, no network), 'rules', "
+                                       "'baseline', 'local' (llama.cpp), a litellm model string such as "
+                                       "openai/gpt-4o-mini, or 'cascade:<model>' (offline first, the LLM for the rest).")]
 ApiBaseOpt = Annotated[str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")]
 ApiKeyOpt = Annotated[str | None, typer.Option("--api-key", envvar="MEDJUDGE_API_KEY", show_default=False,
                                                help="API key (or set MEDJUDGE_API_KEY / the provider's own variable). "

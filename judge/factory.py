@@ -11,7 +11,7 @@ from judge.exceptions import ConfigError
 from judge.llm_judge import LLMJudge
 from judge.settings import JudgeSettings
 
-OFFLINE_MODELS = ("offline", "rules")
+OFFLINE_MODELS = ("offline", "rules", "baseline")
 
 
 def make_judge(model: str, *, api_base: str | None = None, api_key: str | None = None, prompt: str | None = None,

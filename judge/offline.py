@@ -14,12 +14,15 @@ from judge.rules_judge import RulesJudge
 
 def make_offline_judge(model: str, *, baseline: str | Path = MODELS_DIR) -> Judge:
     """`offline`: rules -> shipped baseline, every item labelled, low-confidence ones flagged `below_tau`;
-    `rules`: the deterministic rules only (needs_review when no rule fires). No network either way."""
+    `rules`: the deterministic rules only (needs_review when no rule fires); `baseline`: the scikit-learn
+    classifier alone. No network in any case."""
     if model == "rules":
         return RulesJudge()
+    if model == "baseline":
+        return BaselineJudge(where=baseline)
     if model == "offline":
         return CascadeJudge(RulesJudge(), BaselineJudge(where=baseline))
-    raise ConfigError(f"unknown offline judge {model!r}; expected 'offline' or 'rules'")
+    raise ConfigError(f"unknown offline judge {model!r}; expected 'offline', 'rules' or 'baseline'")
 
 
 def make_cascade_judge(llm_judge: Judge, tau: float | None = None, *, baseline: str | Path = MODELS_DIR) -> CascadeJudge:
