@@ -76,6 +76,14 @@ def score_cmd(
     recall_threshold: Annotated[float, typer.Option("--recall-threshold", min=0.0, max=1.0,
                                                     help="Open answers with a reference are wrong below this "
                                                          "answer-point recall.")] = 0.6,
+    recall_model: Annotated[str | None, typer.Option("--recall-model", help="litellm model that judges which "
+                                                     "reference answer points an open answer covers (e.g. "
+                                                     "openai/gpt-4o-mini); without it the offline recall is used.",
+                                                     show_default=False)] = None,
+    api_base: Annotated[str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server for "
+                                                 "--recall-model.", show_default=False)] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="MEDJUDGE_API_KEY", help="API key for "
+                                                "--recall-model (never stored).", show_default=False)] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Score benchmark outputs: mark each answer correct / wrong / unknown, measure option-shuffle robustness.
@@ -87,8 +95,14 @@ def score_cmd(
     from judge.score import score_outputs
 
     try:
+        recall_judge = None
+        if recall_model:
+            from judge.recall_judge import LLMRecallJudge
+            from judge.settings import JudgeSettings
+
+            recall_judge = LLMRecallJudge(JudgeSettings(model=recall_model, api_base=api_base, api_key=api_key))
         s = score_outputs(inputs, db=db, prompts=prompts, key=key, recall_threshold=recall_threshold,
-                          progress=progress)
+                          recall_judge=recall_judge, progress=progress)
     except (MedjudgeError, FileNotFoundError, ValueError) as e:
         _fail(e)
     _print_problems(s.problems)
@@ -99,6 +113,12 @@ def score_cmd(
                   f"{s.n_correct} correct, {s.n_wrong} wrong, {s.n_unknown} unknown; skipped lines: {kinds} "
                   "(all in the ingest_problems table)",
                   highlight=False)
+    if s.n_recall_fallback:
+        from judge.console import err_console
+
+        err_console.print(f"[yellow]warning:[/] the recall model failed on {s.n_recall_fallback} open answer(s); "
+                          "they were scored by the offline recall (score_method open:recall:offline_fallback, "
+                          "error in meta.score_note)", highlight=False)
 
 
 def report_cmd(

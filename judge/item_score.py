@@ -11,6 +11,7 @@
 | `choice:ambiguous`       | FALSE   | the response asserts different answers                                |
 | `choice:unextractable:no_key`, `choice:ambiguous:no_key` | FALSE | the same, for a question no key covers |
 | `open:recall:<judge>`    | T/F     | answer-point recall against the reference; wrong below the threshold  |
+| `open:recall:offline_fallback` | T/F | the LLM recall judge failed; offline recall used, error in `note` |
 | `open:no_reference`      | NULL    | free-text answer without a reference answer                           |
 | `open:no_points`         | NULL    | the reference yields no answer points                                 |
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -55,11 +57,32 @@ class ItemScore(BaseModel):
     """Extracted option letters ("A" or "A,C"); None for open items and when nothing was extracted."""
     score_method: str
     """How the verdict was reached (see the module docstring)."""
+    note: str | None = None
+    """Why a fallback was used (e.g. the LLM recall judge's error); stored in the item's meta as `score_note`."""
 
     @property
     def graded(self) -> bool:
         """Whether the verdict rests on a gold answer (key, reference): what accuracy is computed over."""
         return self.correct is not None and not self.score_method.endswith(":no_key")
+
+
+class RecallOutcome(BaseModel):
+    """An answer-point recall together with how it was obtained."""
+
+    recall: float
+    """Share of the answer points the response covers (0..1)."""
+    method: str
+    """How it was judged, the last part of `score_method` (e.g. "llm", "offline_fallback")."""
+    note: str | None = None
+    """Why the judge's own method was not used (e.g. the LLM error behind a fallback); None otherwise."""
+
+
+class AssessingRecallJudge(RecallJudge, Protocol):
+    """A RecallJudge that also sees the question and reports how each recall was obtained (e.g. a fallback)."""
+
+    def assess(self, points: list[str], response: str, question: str | None = None) -> RecallOutcome:
+        """Recall of `points` in `response` and the method that produced it."""
+        ...
 
 
 def judge_label(judge: RecallJudge) -> str:
@@ -115,9 +138,17 @@ def score_open_item(item: Item, reference: str | None, judge: RecallJudge, thres
     points = split_points(reference)
     if not points:
         return ItemScore(item_id=item.item_id, correct=None, score=None, extracted=None, score_method="open:no_points")
-    recall = float(judge.recall(points, item.response))
-    return ItemScore(item_id=item.item_id, correct=not is_wrong_open(recall, threshold), score=recall, extracted=None,
-                     score_method=f"open:recall:{judge_label(judge)}")
+    outcome = judge_recall(judge, points, item)
+    return ItemScore(item_id=item.item_id, correct=not is_wrong_open(outcome.recall, threshold), score=outcome.recall,
+                     extracted=None, score_method=f"open:recall:{outcome.method}", note=outcome.note)
+
+
+def judge_recall(judge: RecallJudge, points: list[str], item: Item) -> RecallOutcome:
+    """Recall of `points` in the item's response: `assess` (an AssessingRecallJudge, given the question) if present."""
+    assess = getattr(judge, "assess", None)
+    if callable(assess):
+        return assess(points, item.response, item.question)
+    return RecallOutcome(recall=float(judge.recall(points, item.response)), method=judge_label(judge))
 
 
 def reference_orders(items: Iterable[Item]) -> dict[tuple[str, str, str], list[str]]:

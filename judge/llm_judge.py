@@ -71,6 +71,32 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+def classify_error(exc: BaseException) -> BaseException:
+    """Wrap an error of a chat call in `TransientError` when it is worth retrying; return it unchanged otherwise."""
+    root = _root(exc)
+    if _is_transient(root):
+        return TransientError(root)
+    return exc
+
+
+def transport_retrying(settings: JudgeSettings) -> dict[str, Any]:
+    """tenacity (Async)Retrying arguments: retry `TransientError`s with doubling backoff, Retry-After honoured."""
+    s = settings
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        cause = exc.cause if isinstance(exc, TransientError) else exc
+        hinted = _retry_after(cause) if cause else None
+        base = s.backoff_s * (2 ** (state.attempt_number - 1))
+        delay = hinted if hinted is not None else base
+        return min(delay, s.backoff_max_s)
+
+    return dict(
+        stop=stop_after_attempt(s.transport_retries + 1), wait=wait,
+        retry=retry_if_exception(lambda e: isinstance(e, TransientError)), reraise=True,
+    )
+
+
 class ValidationContext(dict[str, Any]):
     """Context for validating the judge's answer only.
 
@@ -161,20 +187,7 @@ class LLMJudge:
         return kw
 
     def _retrying_kwargs(self) -> dict[str, Any]:
-        s = self.settings
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            cause = exc.cause if isinstance(exc, TransientError) else exc
-            hinted = _retry_after(cause) if cause else None
-            base = s.backoff_s * (2 ** (state.attempt_number - 1))
-            delay = hinted if hinted is not None else base
-            return min(delay, s.backoff_max_s)
-
-        return dict(
-            stop=stop_after_attempt(s.transport_retries + 1), wait=wait,
-            retry=retry_if_exception(lambda e: isinstance(e, TransientError)), reraise=True,
-        )
+        return transport_retrying(self.settings)
 
     def _verdict(self, item: Item, mhash: str, t0: float, attempts: int, **fields: Any) -> Verdict:
         flags = ["prompt_injection_suspected"] if injection_evidence(item.response) else []
@@ -211,10 +224,7 @@ class LLMJudge:
                              error=f"after {attempts} attempt(s): {_clean_error(root)}", **tokens)
 
     def _classify(self, exc: BaseException) -> BaseException:
-        root = _root(exc)
-        if _is_transient(root):
-            return TransientError(root)
-        return exc
+        return classify_error(exc)
 
     async def ajudge(self, item: Item) -> Verdict:
         """Judge one item asynchronously."""

@@ -58,6 +58,8 @@ class TaskScore(BaseModel):
     """n_correct / n_graded; None when no item has a gold answer."""
     mean_recall: float | None = None
     """Mean answer-point recall of the open items that had a reference; None when there were none."""
+    n_recall_fallback: int = 0
+    """Open items the LLM recall judge failed on, scored by the offline recall instead."""
 
 
 class ScoreSummary(BaseModel):
@@ -99,6 +101,11 @@ class ScoreSummary(BaseModel):
         """Items whose correctness is unknown."""
         return sum(t.n_unknown for t in self.tasks)
 
+    @property
+    def n_recall_fallback(self) -> int:
+        """Open items scored by the offline recall because the LLM recall judge failed."""
+        return sum(t.n_recall_fallback for t in self.tasks)
+
 
 def prompt_orders(prompts: Path) -> dict[tuple[str, str], list[str]]:
     """Per (task, id): the options of the first record for the id in the prompts folder (the benchmark's order)."""
@@ -133,6 +140,7 @@ def task_scores(items: Sequence[Item], scores: Sequence[ItemScore]) -> list[Task
             n_ambiguous=ambig, unextractable_share=(unext + ambig) / n_choice if n_choice else None,
             accuracy=right / graded if graded else None,
             mean_recall=sum(recalls) / len(recalls) if recalls else None,
+            n_recall_fallback=sum(s.score_method == "open:recall:offline_fallback" for _, s in pairs),
         ))
     return rows
 
@@ -181,6 +189,9 @@ def score_outputs(
     settings = {"inputs": [str(p) for p in paths], "prompts": str(prompts_dir) if prompts_dir else None,
                 "key": str(key) if key is not None else None, "recall_threshold": recall_threshold,
                 "recall_judge": judge_label(judge), "problem_counts": result.problem_counts()}
+    identity = getattr(judge, "identity", None)
+    if callable(identity):
+        settings["recall_judge_identity"] = identity()
     with Store(db) as store:
         run_id = store.start_run("score", None, ", ".join(map(str, paths)), settings)  # type: ignore[arg-type]
         store.upsert_items(result.items)

@@ -34,7 +34,10 @@ def _with_batch(store: Store, data: dict[str, list[Any]], statements: Sequence[s
 
 
 def write_scores(store: Store, scores: Sequence[ItemScore]) -> None:
-    """Set correct, score, extracted and score_method of stored items (the items must exist)."""
+    """Set correct, score, extracted and score_method of stored items (the items must exist).
+
+    A score's `note` (why a fallback was used) is merged into the item's meta as `score_note`.
+    """
     if not scores:
         return
     data = {
@@ -43,9 +46,12 @@ def write_scores(store: Store, scores: Sequence[ItemScore]) -> None:
         "score": pa.array([s.score for s in scores], pa.float64()),
         "extracted": pa.array([s.extracted for s in scores], pa.string()),
         "score_method": pa.array([s.score_method for s in scores], pa.string()),
+        "note": pa.array([s.note for s in scores], pa.string()),
     }
     _with_batch(store, data, [
-        "UPDATE items SET correct = b.correct, score = b.score, extracted = b.extracted, score_method = b.score_method"
+        "UPDATE items SET correct = b.correct, score = b.score, extracted = b.extracted, score_method = b.score_method,"
+        " meta = CASE WHEN b.note IS NULL THEN items.meta"
+        " ELSE json_merge_patch(items.meta, json_object('score_note', b.note)) END"
         " FROM _batch b WHERE items.item_id = b.item_id",
     ])
 
