@@ -34,7 +34,8 @@ _EXPORTS = {
 }
 _OPTIONAL = {
     "score_outputs": "judge.score", "build_report": "judge.report", "optimize": "judge.optimize",
-    "make_offline_judge": "judge.offline", "run_rules": "judge.rules",
+    "make_offline_judge": "judge.offline", "run_rules": "judge.rules", "LLMRecallJudge": "judge.recall_judge",
+    "BatchLLMJudge": "judge.batch_judge",
 }
 
 __all__ = sorted([*_EXPORTS, *_OPTIONAL, "__version__"])
