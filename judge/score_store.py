@@ -7,7 +7,6 @@ so re-running `medjudge score` on the same inputs leaves the database unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 import pyarrow as pa
 
@@ -15,22 +14,6 @@ from judge.item_score import ItemScore
 from judge.medbench import IngestProblem
 from judge.scoring import RobustnessRow
 from judge.store import Store
-
-
-def _with_batch(store: Store, data: dict[str, list[Any]], statements: Sequence[str],
-                params: Sequence[Sequence[Any]] | None = None) -> None:
-    """Run `statements` in one transaction with `data` registered as the table `_batch`."""
-    store.con.register("_batch", pa.table(data))
-    try:
-        store.con.execute("BEGIN TRANSACTION")
-        for i, sql in enumerate(statements):
-            store.con.execute(sql, list(params[i]) if params else [])
-        store.con.execute("COMMIT")
-    except Exception:
-        store.con.execute("ROLLBACK")
-        raise
-    finally:
-        store.con.unregister("_batch")
 
 
 def write_scores(store: Store, scores: Sequence[ItemScore]) -> None:
@@ -48,7 +31,7 @@ def write_scores(store: Store, scores: Sequence[ItemScore]) -> None:
         "score_method": pa.array([s.score_method for s in scores], pa.string()),
         "note": pa.array([s.note for s in scores], pa.string()),
     }
-    _with_batch(store, data, [
+    store.run_with_batch(data, [
         "UPDATE items SET correct = b.correct, score = b.score, extracted = b.extracted, score_method = b.score_method,"
         " meta = CASE WHEN b.note IS NULL THEN items.meta"
         " ELSE json_merge_patch(items.meta, json_object('score_note', b.note)) END"
@@ -81,7 +64,7 @@ def replace_robustness(store: Store, rows: Iterable[RobustnessRow], cells: Mappi
     store.con.register("_cells", pa.table({"model": pa.array([m for m, _ in cells], pa.string()),
                                            "task": pa.array([t for _, t in cells], pa.string())}))
     try:
-        _with_batch(store, data, [
+        store.run_with_batch(data, [
             "DELETE FROM robustness WHERE EXISTS"
             " (SELECT 1 FROM _cells c WHERE c.model = robustness.model AND c.task = robustness.task)",
             f"INSERT INTO robustness ({cols}, run_id, updated_at) SELECT {cols}, ?, now() FROM _batch",
@@ -100,7 +83,7 @@ def replace_problems(store: Store, problems: Sequence[IngestProblem], files: Ite
     }
     store.con.register("_files", pa.table({"source_file": pa.array(sorted(set(files)), pa.string())}))
     try:
-        _with_batch(store, data, [
+        store.run_with_batch(data, [
             "DELETE FROM ingest_problems WHERE source_file IN (SELECT source_file FROM _files)",
             "INSERT INTO ingest_problems (source_file, line, kind, message, run_id)"
             " SELECT source_file, line, kind, message, ? FROM _batch ON CONFLICT DO NOTHING",

@@ -130,21 +130,28 @@ class Store:
         return {r[0] for r in rows}
 
     # -- writes --------------------------------------------------------------------------------
-    def _insert_arrow(self, table: str, cols: list[str], data: pa.Table | dict[str, list[Any]], conflict: str) -> None:
-        if not isinstance(data, pa.Table):
-            data = pa.table({c: data[c] for c in cols})
-        if data.num_rows == 0:
-            return
-        self.con.register("_batch", data)
+    def run_with_batch(self, data: pa.Table | dict[str, list[Any]], statements: Sequence[str],
+                       params: Sequence[Sequence[Any]] | None = None) -> None:
+        """Run `statements` in one transaction with `data` registered as the table `_batch`."""
+        self.con.register("_batch", data if isinstance(data, pa.Table) else pa.table(data))
         try:
             self.con.execute("BEGIN TRANSACTION")
-            self.con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _batch {conflict}")
+            for i, sql in enumerate(statements):
+                self.con.execute(sql, list(params[i]) if params else [])
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
             raise
         finally:
             self.con.unregister("_batch")
+
+    def _insert_arrow(self, table: str, cols: list[str], data: pa.Table | dict[str, list[Any]], conflict: str) -> None:
+        if not isinstance(data, pa.Table):
+            data = pa.table({c: data[c] for c in cols})
+        if data.num_rows == 0:
+            return
+        self.run_with_batch(data, [f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _batch "
+                                   f"{conflict}"])
 
     def upsert_items(self, items: Iterable[Item]) -> None:
         """Insert items; an existing item_id keeps its row but gets the new content."""
