@@ -145,7 +145,8 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
     own = not isinstance(db, Store)
     store = Store(db) if own else db
     try:
-        summary = await alabel([g.to_item() for g in items], store=store, judge=judge, concurrency=concurrency,
+        judged = [g.to_item() for g in items]
+        summary = await alabel(judged, store=store, judge=judge, concurrency=concurrency,
                                progress=progress, input_desc=f"gold:{gold}:{split}")
         ids = [g.item_id for g in items]
         verdicts = _verdicts(store, judge.judge_id, ids)
@@ -161,7 +162,7 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
             by_order = [y_pred]
             for order in orders[1:]:
                 variant = judge.with_category_order(order)  # type: ignore[attr-defined]
-                await alabel([g.to_item() for g in items], store=store, judge=variant, concurrency=concurrency,
+                await alabel(judged, store=store, judge=variant, concurrency=concurrency,
                              progress=progress, input_desc=f"probe:{gold}:{split}")
                 vs = _verdicts(store, variant.judge_id, ids)
                 by_order.append([vs[i].category if i in vs and vs[i].status == "ok" else None for i in ids])

@@ -6,14 +6,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Register optional command modules (each a thin layer over the API)."""
-    import importlib
+    """Register the command modules (each a thin layer over the API)."""
+    from judge import cli_eval, cli_local, cli_optimize, cli_score
 
-    for name in ("judge.cli_eval", "judge.cli_bench", "judge.cli_local", "judge.cli_score", "judge.cli_optimize"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue
-            raise
+    for mod in (cli_eval, cli_local, cli_score, cli_optimize):
         mod.register(app)

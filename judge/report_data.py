@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from judge.metrics import AgreementReport
 from judge.models import DIMENSIONS
+from judge.score import CorrectnessCounts
 from judge.signatures import Measure, SignatureHit, detect_signatures
 from judge.store import Store
 from judge.taxonomy import CATEGORY_CODES, load_taxonomy
@@ -26,7 +27,7 @@ def _dim_key(dimension: str) -> int:
     return _DIM_ORDER.get(dimension, len(_DIM_ORDER))
 
 
-class AccuracyRow(BaseModel):
+class AccuracyRow(CorrectnessCounts):
     """Scored items of one model in one dimension (or one task)."""
 
     dimension: str
@@ -35,18 +36,6 @@ class AccuracyRow(BaseModel):
     """Model under test."""
     task: str | None = None
     """Task, for per-task rows."""
-    n: int
-    """Scored items."""
-    n_correct: int
-    """correct = TRUE."""
-    n_wrong: int
-    """correct = FALSE."""
-    n_unknown: int
-    """correct = NULL (no key or reference)."""
-    n_graded: int
-    """Items with a gold answer, unextractable ones included (score_method not ending in :no_key)."""
-    n_choice: int
-    """Items scored as choice questions."""
     n_unextractable: int
     """Choice items with no single readable answer (unextractable or ambiguous)."""
 

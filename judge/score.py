@@ -27,15 +27,9 @@ from judge.scoring import robustness_report as build_robustness
 from judge.store import Store
 
 
-class TaskScore(BaseModel):
-    """Correctness counts of one model on one task."""
+class CorrectnessCounts(BaseModel):
+    """Correct / wrong / unknown counts of a group of scored items."""
 
-    model: str
-    """Model name."""
-    task: str
-    """Task name."""
-    dimension: str | None
-    """MedBench dimension of the task; None for tasks not in the task table."""
     n: int
     """Items scored."""
     n_correct: int
@@ -48,6 +42,17 @@ class TaskScore(BaseModel):
     """Items with a gold answer (key or reference), unextractable ones included: the accuracy denominator."""
     n_choice: int
     """Items scored as choice questions (they have options)."""
+
+
+class TaskScore(CorrectnessCounts):
+    """Correctness counts of one model on one task."""
+
+    model: str
+    """Model name."""
+    task: str
+    """Task name."""
+    dimension: str | None
+    """MedBench dimension of the task; None for tasks not in the task table."""
     n_unextractable: int
     """Choice items where no option letter could be found, empty responses included."""
     n_ambiguous: int

@@ -45,6 +45,17 @@ def items() -> list[Item]:
     return load_items()
 
 
+def db_rows(db: Path, sql: str) -> list[tuple]:
+    """Rows of a query against a DuckDB file opened read-only."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def fast_settings(**kw):  # type: ignore[no-untyped-def]
     """Judge settings with tiny backoffs for tests."""
     base = dict(backoff_s=0.01, backoff_max_s=0.05, timeout_s=5.0, transport_retries=2, max_retries=1)

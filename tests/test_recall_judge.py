@@ -6,8 +6,7 @@ import json
 import re
 from pathlib import Path
 
-import duckdb
-from conftest import fast_settings
+from conftest import db_rows, fast_settings
 from typer.testing import CliRunner
 
 from judge.cli import app
@@ -151,14 +150,6 @@ def _scripted(body: dict) -> str | Fault:
     raise AssertionError(f"unexpected response sent to the LLM: {response}")
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_score_outputs_with_llm_recall(tmp_path, stub_server) -> None:
     server = stub_server(_scripted)
     db = tmp_path / "s.duckdb"
@@ -167,7 +158,7 @@ def test_score_outputs_with_llm_recall(tmp_path, stub_server) -> None:
                       key=FIX / "answer_key.csv", recall_judge=make(server), progress=False)
     assert server.count == 3  # the open items with a reference, nothing else
     got = {(json.loads(meta)["other_id"], q): (c, sc, m, json.loads(meta).get("score_note")) for q, meta, c, sc, m
-           in _rows(db, "SELECT question, meta, correct, score, score_method FROM items WHERE task = 'MedSpeQA'")}
+           in db_rows(db, "SELECT question, meta, correct, score, score_method FROM items WHERE task = 'MedSpeQA'")}
     assert got[(1, "问题1")] == (True, 1.0, "open:recall:llm", None)
     assert got[(2, "问题2")] == (False, 0.5, "open:recall:llm", None)  # 1/2 < 0.6
     # id 3 falls back to offline: 物理降温 shares no bigram with 服用退烧药, 必要时使用退热药 one of 7 (用退) -> 0/2
@@ -176,13 +167,13 @@ def test_score_outputs_with_llm_recall(tmp_path, stub_server) -> None:
     assert "BadRequestError" in note
     assert got[(4, "问题4")] == (None, None, "open:no_reference", None)
     # the fixture's own open answers have no reference, and choice items are scored as without an LLM
-    assert _rows(db, "SELECT count(*) FROM items WHERE model = 'model-a' AND task = 'MedSpeQA' "
+    assert db_rows(db, "SELECT count(*) FROM items WHERE model = 'model-a' AND task = 'MedSpeQA' "
                      "AND score_method = 'open:no_reference'") == [(2,)]
-    assert _rows(db, "SELECT count(*) FROM items WHERE model = 'model-a' AND score_method = 'choice:key'") == [(4,)]
+    assert db_rows(db, "SELECT count(*) FROM items WHERE model = 'model-a' AND score_method = 'choice:key'") == [(4,)]
     cell = next(t for t in s.tasks if t.model == "model-o")
     assert (cell.n_correct, cell.n_wrong, cell.n_unknown, cell.n_recall_fallback) == (1, 2, 1, 1)
     assert cell.mean_recall == (1.0 + 0.5 + 0.0) / 3 and s.n_recall_fallback == 1
-    settings = json.loads(_rows(db, "SELECT settings FROM runs WHERE kind = 'score'")[0][0])
+    settings = json.loads(db_rows(db, "SELECT settings FROM runs WHERE kind = 'score'")[0][0])
     assert settings["recall_judge"] == "llm" and settings["recall_judge_identity"]["model"] == "openai/stub"
 
 
@@ -192,8 +183,8 @@ def test_rerun_without_fallback_clears_the_note(tmp_path, stub_server) -> None:
     score_outputs([folder], db=db, recall_judge=make(stub_server(_scripted)), progress=False)
     everything = stub_server(lambda body: coverage_json(*[True] * len(fenced(body, "REFERENCE POINTS").splitlines())))
     score_outputs([folder], db=db, recall_judge=make(everything), progress=False)
-    assert _rows(db, "SELECT count(*) FROM items WHERE meta->>'score_note' IS NOT NULL") == [(0,)]
-    assert _rows(db, "SELECT count(*) FROM items WHERE score_method = 'open:recall:llm' AND correct") == [(3,)]
+    assert db_rows(db, "SELECT count(*) FROM items WHERE meta->>'score_note' IS NOT NULL") == [(0,)]
+    assert db_rows(db, "SELECT count(*) FROM items WHERE score_method = 'open:recall:llm' AND correct") == [(3,)]
 
 
 def test_cli_recall_model(tmp_path, stub_server) -> None:
@@ -204,7 +195,7 @@ def test_cli_recall_model(tmp_path, stub_server) -> None:
                             "--api-base", server.base_url, "--no-progress"])
     assert r.exit_code == 0, r.output
     assert "offline recall" in r.output and "1 open answer" in r.output  # the fallback is announced
-    assert _rows(db, "SELECT score_method, count(*) FROM items GROUP BY ALL ORDER BY 1") == [
+    assert db_rows(db, "SELECT score_method, count(*) FROM items GROUP BY ALL ORDER BY 1") == [
         ("open:no_reference", 1), ("open:recall:llm", 2), ("open:recall:offline_fallback", 1)]
     assert server.headers[0]["Authorization"] == "Bearer sk-no-key"
 
@@ -214,4 +205,4 @@ def test_cli_without_recall_model_stays_offline(tmp_path) -> None:
     db = tmp_path / "c.duckdb"
     r = runner.invoke(app, ["score", str(folder), "--db", str(db), "--no-progress"])
     assert r.exit_code == 0, r.output
-    assert _rows(db, "SELECT count(*) FROM items WHERE score_method = 'open:recall:bigram'") == [(3,)]
+    assert db_rows(db, "SELECT count(*) FROM items WHERE score_method = 'open:recall:bigram'") == [(3,)]

@@ -7,8 +7,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pytest
+from conftest import db_rows
 from typer.testing import CliRunner
 
 from judge.cli import app
@@ -26,18 +26,10 @@ register(app)
 runner = CliRunner()
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _by_question(db: Path) -> dict[tuple[str, int | None, str], tuple]:
     """(model, other.id, first option content or question) -> (correct, extracted, score_method)."""
     out = {}
-    for model, options, question, meta, correct, extracted, method in _rows(
+    for model, options, question, meta, correct, extracted, method in db_rows(
         db, "SELECT model, options, question, meta, correct, extracted, score_method FROM items"
     ):
         opts = json.loads(options) if options else None
@@ -85,10 +77,10 @@ def test_fixture_summary_counts_and_robustness(tmp_path) -> None:
     # model-a picks 主动脉夹层, 肺栓塞, 主动脉夹层; model-b 主动脉夹层 under all three orders.
     assert rob[("model-a", "task", "Med-Exam")] == (1, 0, 0.0)
     assert rob[("model-b", "dimension", "knowledge_qa")] == (1, 1, 1.0)
-    assert _rows(db, "SELECT model, task, dimension, n_groups, n_consistent, consistency, n_keyed, n_strict"
+    assert db_rows(db, "SELECT model, task, dimension, n_groups, n_consistent, consistency, n_keyed, n_strict"
                      " FROM robustness ORDER BY model") == [
         ("model-a", "Med-Exam", "knowledge_qa", 1, 0, 0.0, 1, 0), ("model-b", "Med-Exam", "knowledge_qa", 1, 1, 1.0, 1, 1)]
-    assert _rows(db, "SELECT model, dimension, consistency, strict FROM robustness_by_dimension ORDER BY model") == [
+    assert db_rows(db, "SELECT model, dimension, consistency, strict FROM robustness_by_dimension ORDER BY model") == [
         ("model-a", "knowledge_qa", 0.0, 0.0), ("model-b", "knowledge_qa", 1.0, 1.0)]
 
 
@@ -103,7 +95,7 @@ def test_problems_are_reported_with_file_and_line(tmp_path) -> None:
                 (bfile, 10, "missing_field"), (bfile, 12, "conflicting_duplicate")]
     assert sorted((p.source_file, p.line, p.kind) for p in s.problems) == expected
     assert s.problem_counts == dict(Counter(k for _, _, k in expected))
-    assert _rows(db, "SELECT source_file, line, kind FROM ingest_problems ORDER BY line") == expected
+    assert db_rows(db, "SELECT source_file, line, kind FROM ingest_problems ORDER BY line") == expected
 
 
 def test_without_key_only_unextractable_answers_are_wrong(tmp_path) -> None:
@@ -114,7 +106,7 @@ def test_without_key_only_unextractable_answers_are_wrong(tmp_path) -> None:
     with Store(db) as store:
         wrong = store.load_items("correct = FALSE")  # what `label --only-wrong` labels
     assert [(w.model, w.meta["other_id"], w.response) for w in wrong] == [("model-b", 2, "")]
-    assert _rows(db, "SELECT score_method, score FROM items WHERE correct = FALSE") == [
+    assert db_rows(db, "SELECT score_method, score FROM items WHERE correct = FALSE") == [
         ("choice:unextractable:no_key", 0.0)]
 
 
@@ -128,20 +120,20 @@ def test_rerun_is_idempotent(tmp_path) -> None:
         "SELECT source_file, line, kind, message FROM ingest_problems ORDER BY source_file, line",
     ]
     first = score_outputs(OUTPUTS, db=db, prompts=FIX / "prompts", key=FIX / "answer_key.csv", progress=False)
-    before = [_rows(db, q) for q in snapshot_sql]
+    before = [db_rows(db, q) for q in snapshot_sql]
     second = score_outputs(OUTPUTS, db=db, prompts=FIX / "prompts", key=FIX / "answer_key.csv", progress=False)
-    assert [_rows(db, q) for q in snapshot_sql] == before
+    assert [db_rows(db, q) for q in snapshot_sql] == before
     assert len(before[0]) == 11 and len(before[2]) == 8
     assert first.model_dump(exclude={"run_id", "wall_s"}) == second.model_dump(exclude={"run_id", "wall_s"})
-    assert _rows(db, "SELECT count(*) FROM runs WHERE kind = 'score'") == [(2,)]
+    assert db_rows(db, "SELECT count(*) FROM runs WHERE kind = 'score'") == [(2,)]
 
 
 def test_rescoring_without_key_replaces_earlier_scores(tmp_path) -> None:
     db = tmp_path / "s.duckdb"
     score_outputs(OUTPUTS, db=db, key=FIX / "answer_key.csv", progress=False)
     score_outputs(OUTPUTS, db=db, progress=False)
-    assert _rows(db, "SELECT count(*) FILTER (WHERE correct), count(*) FILTER (WHERE NOT correct) FROM items") == [(0, 1)]
-    assert _rows(db, "SELECT n_keyed, strict FROM robustness") == [(0, None), (0, None)]
+    assert db_rows(db, "SELECT count(*) FILTER (WHERE correct), count(*) FILTER (WHERE NOT correct) FROM items") == [(0, 1)]
+    assert db_rows(db, "SELECT n_keyed, strict FROM robustness") == [(0, None), (0, None)]
 
 
 def test_prompts_fix_the_order_letter_keys_refer_to(tmp_path) -> None:
@@ -195,13 +187,13 @@ def test_open_answers_scored_by_recall(tmp_path) -> None:
     db = tmp_path / "o.duckdb"
     score_outputs([folder], db=db, key=key, progress=False)
     got = {json.loads(m)["other_id"]: (c, s, meth) for m, c, s, meth in
-           _rows(db, "SELECT meta, correct, score, score_method FROM items")}
+           db_rows(db, "SELECT meta, correct, score, score_method FROM items")}
     # id 1: the response states 控制血压 but not 低盐饮食 -> recall 1/2 < 0.6 -> wrong.
     # id 2: reference from the key; 补充铁剂 stated, 治疗病因 not -> 1/2.  id 3: no reference at all.
     assert got == {1: (False, 0.5, "open:recall:bigram"), 2: (False, 0.5, "open:recall:bigram"),
                    3: (None, None, "open:no_reference")}
     score_outputs([folder], db=db, key=key, recall_threshold=0.5, progress=False)
-    assert _rows(db, "SELECT count(*) FROM items WHERE correct") == [(2,)]  # 0.5 is not below 0.5
+    assert db_rows(db, "SELECT count(*) FROM items WHERE correct") == [(2,)]  # 0.5 is not below 0.5
 
 
 def test_open_answers_use_a_pluggable_recall_judge(tmp_path) -> None:
@@ -211,7 +203,7 @@ def test_open_answers_use_a_pluggable_recall_judge(tmp_path) -> None:
     assert judge.calls == [(["控制血压", "低盐饮食"], "控制血压，规律运动。")]  # only the item with a reference
     cell = s.tasks[0]
     assert (cell.n_correct, cell.n_unknown, cell.mean_recall) == (1, 2, 0.9)
-    assert _rows(tmp_path / "o.duckdb", "SELECT score_method FROM items WHERE correct") == [("open:recall:fixed",)]
+    assert db_rows(tmp_path / "o.duckdb", "SELECT score_method FROM items WHERE correct") == [("open:recall:fixed",)]
 
 
 def test_ambiguous_answer_is_wrong(tmp_path) -> None:
@@ -221,7 +213,7 @@ def test_ambiguous_answer_is_wrong(tmp_path) -> None:
     (folder / "Med-Exam.jsonl").write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
     s = score_outputs([folder], db=tmp_path / "x.duckdb", progress=False)
     assert (s.tasks[0].n_ambiguous, s.tasks[0].unextractable_share) == (1, 1.0)
-    assert _rows(tmp_path / "x.duckdb", "SELECT correct, score_method FROM items") == [
+    assert db_rows(tmp_path / "x.duckdb", "SELECT correct, score_method FROM items") == [
         (False, "choice:ambiguous:no_key")]
 
 
@@ -271,8 +263,8 @@ def test_real_sample_scores_quickly(tmp_path) -> None:
     # 558 repeated records (counted with grep / sort | uniq -d, see tests/test_medbench.py).
     assert s.n_ingested == 3 * 2337 and s.n_files == 60
     assert s.problem_counts == {"merge_conflict_marker": 24, "duplicate": 558}
-    assert _rows(db, "SELECT count(*) FROM items") == [(7011,)]
-    assert _rows(db, "SELECT line FROM ingest_problems WHERE kind = 'merge_conflict_marker' AND source_file LIKE"
+    assert db_rows(db, "SELECT count(*) FROM items") == [(7011,)]
+    assert db_rows(db, "SELECT line FROM ingest_problems WHERE kind = 'merge_conflict_marker' AND source_file LIKE"
                      " '%deepseek-32b/CHIP-CDEE.jsonl' ORDER BY line") == [(1,), (102,), (203,)]  # grep -n
     # No key is published: nothing is correct; wrong = choice answers with no readable option. Med-Exam: the
     # empty answers (1 for gpt40, 14 for deepseek-32b, counted with a JSON one-liner) and baichun-m1's
@@ -288,7 +280,7 @@ def test_real_sample_scores_quickly(tmp_path) -> None:
     assert [rob[("gpt40", t)].n_groups for t in ("Med-Exam", "MedSafety", "DrugCA")] == [149, 49, 162]
     assert {m: rob[(m, "Med-Exam")].n_consistent for m in ("gpt40", "deepseek-32b")} == {"gpt40": 124,
                                                                                         "deepseek-32b": 105}
-    assert _rows(db, "SELECT count(*) FROM robustness") == [(9,)]
+    assert db_rows(db, "SELECT count(*) FROM robustness") == [(9,)]
 
 
 @pytest.mark.skipif(not (REAL / "outputs").is_dir(), reason="shared MedBench sample not available")
