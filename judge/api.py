@@ -15,8 +15,11 @@ from judge.store import Store
 def label_file(input: str | Path | None, *, db: str | Path, model: str = "offline", api_base: str | None = None,
                api_key: str | None = None, prompt: str | None = None, concurrency: int = 8, rpm: float | None = None,
                limit: int | None = None, only_wrong: bool = False, columns: list[str] | None = None,
-               progress: bool = True, **settings: Any) -> RunSummary:
-    """Label a file (or, with only_wrong, the wrong items already scored in the DB) into the store at `db`."""
+               progress: bool = True, processes: int = 1, **settings: Any) -> RunSummary:
+    """Label a file (or, with only_wrong, the wrong items already scored in the DB) into the store at `db`.
+
+    `processes` > 1 judges in that many worker processes; `settings` go to the judge (e.g. transport="direct").
+    """
     judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, **settings)
     with Store(db) as store:
         if input is None:
@@ -31,7 +34,7 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
             source, desc = Path(input), str(input)
         return label(source, store=store, judge=judge, concurrency=concurrency, rpm=rpm, limit=limit,
                      progress=progress, column_map=parse_column_map(columns), input_desc=desc,
-                     store_items=input is not None)
+                     store_items=input is not None, processes=processes)
 
 
 def run_sql(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:

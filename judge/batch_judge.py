@@ -16,17 +16,17 @@ import time
 from typing import Any
 
 import jinja2
-import litellm
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from judge.injection import injection_evidence
-from judge.llm_judge import TransientError, _clean_error, _cost, _is_transient, _retry_after
+from judge.llm_judge import TransientError, _clean_error, _is_transient, _retry_after
 from judge.models import Item, JudgeOutput, Verdict
 from judge.prompt import fence, messages_hash
 from judge.resources import prompt_path
 from judge.settings import JudgeSettings, make_judge_id
 from judge.taxonomy import Taxonomy, load_taxonomy
+from judge.transport import call_kwargs, make_transport
 
 BATCH_PROMPT = "judge_batch_v1.md"
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -92,6 +92,7 @@ class BatchLLMJudge:
         self._user = _ENV.from_string(user_src)
         self.model = settings.model
         self.judge_id = make_judge_id(self.identity())
+        self.transport = make_transport(settings)
         self._pending: list[tuple[Item, asyncio.Future[Verdict]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -114,9 +115,9 @@ class BatchLLMJudge:
     def _kwargs(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         s = self.settings
         kw: dict[str, Any] = dict(model=s.model, messages=messages, temperature=s.temperature,
-                                  max_tokens=s.max_tokens * self.k, timeout=s.timeout_s, num_retries=0,
+                                  max_tokens=s.max_tokens * self.k, timeout=s.timeout_s,
                                   response_format={"type": "json_object"})
-        kw.update(s.endpoint_kwargs())
+        kw.update(call_kwargs(s))
         return kw
 
     def _retrying(self) -> AsyncRetrying:
@@ -138,7 +139,7 @@ class BatchLLMJudge:
             with attempt:
                 attempts += 1
                 try:
-                    raw = await litellm.acompletion(**kwargs)
+                    raw = await self.transport.acreate(**kwargs)
                 except Exception as e:  # noqa: BLE001 - classified here
                     raise TransientError(e) if _is_transient(e) else e from e
         return raw, attempts
@@ -168,7 +169,7 @@ class BatchLLMJudge:
             usage = getattr(raw, "usage", None)
             usage_p += getattr(usage, "prompt_tokens", 0) or 0
             usage_c += getattr(usage, "completion_tokens", 0) or 0
-            c = _cost(raw)
+            c = self.transport.cost(raw)
             cost = (cost or 0.0) + c if c is not None else cost
             try:
                 outcome = validate_entries(items, parse_batch_answer(raw.choices[0].message.content or ""))

@@ -24,6 +24,9 @@ ApiBaseOpt = Annotated[str | None, typer.Option("--api-base", help="Base URL of 
 ApiKeyOpt = Annotated[str | None, typer.Option("--api-key", envvar="MEDJUDGE_API_KEY", show_default=False,
                                                help="API key (or set MEDJUDGE_API_KEY / the provider's own variable). "
                                                     "Never stored.")]
+TransportOpt = Annotated[str, typer.Option(
+    "--transport", help="How LLM calls travel: 'litellm' (any provider) or 'direct' (a pooled HTTP client for an "
+                        "OpenAI-compatible --api-base such as vLLM or llama.cpp; several times less client CPU).")]
 PromptOpt = Annotated[str | None, typer.Option("--prompt", help="Prompt template file (default prompts/judge_v1.md).")]
 
 
@@ -43,7 +46,11 @@ def label(
     api_base: ApiBaseOpt = None,
     api_key: ApiKeyOpt = None,
     prompt: PromptOpt = None,
+    transport: TransportOpt = "litellm",
     concurrency: Annotated[int, typer.Option(help="Concurrent judge calls.", min=1)] = 8,
+    processes: Annotated[int, typer.Option(help="Worker processes judging in parallel (for a CPU-bound client, "
+                                                "e.g. a fast self-hosted endpoint); concurrency and rpm are "
+                                                "split between them.", min=1)] = 1,
     rpm: Annotated[float | None, typer.Option(help="Requests-per-minute limit.")] = None,
     limit: Annotated[int | None, typer.Option(help="Judge at most N new items.")] = None,
     only_wrong: Annotated[bool, typer.Option("--only-wrong", help="Only items scored wrong by 'medjudge score'.")] = False,
@@ -60,7 +67,8 @@ def label(
     try:
         s = label_file(input, db=db, model=model, api_base=api_base, api_key=api_key, prompt=prompt,
                        concurrency=concurrency, rpm=rpm, limit=limit, only_wrong=only_wrong, columns=column,
-                       max_retries=max_retries, timeout_s=timeout, progress=progress)
+                       max_retries=max_retries, timeout_s=timeout, progress=progress, transport=transport,
+                       processes=processes)
     except (MedjudgeError, FileNotFoundError, ValueError) as e:
         _fail(e)
     print_input_errors(s.input_errors)

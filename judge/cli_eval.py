@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from judge.cli import ApiBaseOpt, ApiKeyOpt, DbOpt, ModelOpt, PromptOpt, _fail
+from judge.cli import ApiBaseOpt, ApiKeyOpt, DbOpt, ModelOpt, PromptOpt, TransportOpt, _fail
 from judge.exceptions import MedjudgeError
 
 gold_app = typer.Typer(help="Gold set tools: summary, splits, CSV / Label Studio import and export.",
@@ -23,6 +23,7 @@ def calibrate_cmd(
     api_base: ApiBaseOpt = None,
     api_key: ApiKeyOpt = None,
     prompt: PromptOpt = None,
+    transport: TransportOpt = "litellm",
     probe_order: Annotated[int, typer.Option("--probe-order", help="Also run the judge with the category list in N "
                                              "orders and report the flip rate (LLM judges).")] = 0,
     db: DbOpt = Path("medjudge.duckdb"),
@@ -35,7 +36,7 @@ def calibrate_cmd(
     from judge.factory import make_judge
 
     try:
-        judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt)
+        judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, transport=transport)
         res = calibrate(gold, judge=judge, db=db, split=None if split == "all" else split, splits_path=splits,
                         probe_orders=probe_order, concurrency=concurrency, progress=progress)
     except (MedjudgeError, FileNotFoundError, ValueError) as e:

@@ -32,3 +32,24 @@ class JudgeOutputError(MedjudgeError):
 
 class TransportError(MedjudgeError):
     """The judge model could not be reached or kept failing (HTTP 429/5xx, timeouts)."""
+
+
+class EndpointError(TransportError):
+    """An OpenAI-compatible endpoint answered with an HTTP error, or with something that is not a completion."""
+
+    def __init__(self, message: str, status_code: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class RateLimitError(EndpointError):
+    """The endpoint said 429 Too Many Requests (its Retry-After, if any, is in `retry_after`)."""
+
+
+class EndpointTimeout(TransportError):
+    """The endpoint did not send a complete reply within the timeout."""
+
+
+class EndpointConnectionError(TransportError):
+    """The connection to the endpoint failed or broke off mid-reply."""

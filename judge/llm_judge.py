@@ -18,11 +18,13 @@ from pydantic import ValidationError  # noqa: E402
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt  # noqa: E402
 
 from judge.decoding import schema_response_format  # noqa: E402
+from judge.exceptions import EndpointConnectionError, EndpointTimeout  # noqa: E402
 from judge.injection import injection_evidence  # noqa: E402
 from judge.models import Item, JudgeOutput, Verdict  # noqa: E402
 from judge.prompt import PromptTemplate, load_prompt, messages_hash  # noqa: E402
 from judge.settings import JudgeSettings, make_judge_id  # noqa: E402
 from judge.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
+from judge.transport import LitellmTransport, call_kwargs, make_transport  # noqa: E402
 
 litellm.suppress_debug_info = True
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
@@ -37,6 +39,8 @@ _TRANSIENT = (
     litellm.BadGatewayError,
     litellm.Timeout,
     litellm.APIConnectionError,
+    EndpointTimeout,
+    EndpointConnectionError,
 )
 
 
@@ -62,6 +66,9 @@ def _root(exc: BaseException) -> BaseException:
 
 
 def _retry_after(exc: BaseException) -> float | None:
+    hinted = getattr(exc, "retry_after", None)
+    if isinstance(hinted, (int, float)):
+        return float(hinted)
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None) or {}
     try:
@@ -124,15 +131,8 @@ def _answer_model() -> type[JudgeOutput]:
 
 
 def _cost(raw: Any) -> float | None:
-    """USD cost of a completion: litellm's own figure when it computed one, else computed here."""
-    hidden = getattr(raw, "_hidden_params", None) or {}
-    if "response_cost" in hidden:
-        value = hidden["response_cost"]
-        return float(value) if value is not None else None
-    try:
-        return float(litellm.completion_cost(completion_response=raw))
-    except Exception:  # noqa: BLE001 - unknown models have no price
-        return None
+    """USD cost of a litellm completion: litellm's own figure when it computed one, else computed here."""
+    return LitellmTransport().cost(raw)
 
 
 def _clean_error(exc: BaseException) -> str:
@@ -158,8 +158,13 @@ class LLMJudge:
         if settings.mode == "tools":
             import mcp  # noqa: F401  - litellm's tools path imports it
         self._response_model = _answer_model()
-        self._aclient = instructor.from_litellm(litellm.acompletion, mode=mode)
-        self._client = instructor.from_litellm(litellm.completion, mode=mode)
+        self.transport = make_transport(settings)
+        self._aclient = instructor.from_litellm(self.transport.acreate, mode=mode)
+        self._client = instructor.from_litellm(self.transport.create, mode=mode)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as settings, prompt and taxonomy (clients and HTTP sessions are rebuilt in the other process)."""
+        return (LLMJudge, (self.settings, self.prompt, self.taxonomy))
 
     def identity(self) -> dict[str, object]:
         """Model, prompt version, taxonomy version and settings: what the judge_id hashes."""
@@ -178,12 +183,12 @@ class LLMJudge:
         kw: dict[str, Any] = dict(
             model=s.model, messages=messages, response_model=self._response_model, max_retries=s.max_retries,
             context=ValidationContext(response=item.response), temperature=s.temperature, max_tokens=s.max_tokens,
-            timeout=s.timeout_s, num_retries=0,
+            timeout=s.timeout_s,
         )
         if s.schema_in_response_format:
             # extra_body is merged into the HTTP body last, so it replaces the mode's own response_format
             kw["extra_body"] = {"response_format": schema_response_format(item.response)}
-        kw.update(s.endpoint_kwargs())
+        kw.update(call_kwargs(s))
         return kw
 
     def _retrying_kwargs(self) -> dict[str, Any]:
@@ -201,7 +206,7 @@ class LLMJudge:
 
     def _ok(self, item: Item, out: JudgeOutput, raw: Any, mhash: str, t0: float, attempts: int) -> Verdict:
         usage = getattr(raw, "usage", None)
-        cost = _cost(raw)
+        cost = self.transport.cost(raw)
         return self._verdict(
             item, mhash, t0, attempts, status="ok", category=out.category, rationale=out.rationale,
             evidence=out.evidence, confidence=out.confidence, secondary=[c for c in out.secondary if c != out.category],

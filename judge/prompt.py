@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 
 from judge.exceptions import ConfigError
 from judge.models import Item
@@ -27,6 +28,18 @@ def _compile(source: str) -> jinja2.Template:
     return _ENV.from_string(source)
 
 
+@lru_cache(maxsize=64)
+def _uses_item(source: str) -> bool:
+    """Whether a template section refers to the item (if not, its rendering is the same for every item)."""
+    return "item" in jinja2.meta.find_undeclared_variables(_ENV.parse(source))
+
+
+@lru_cache(maxsize=16)
+def _split(text: str) -> dict[str, str]:
+    parts = _SECTION.split(text)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+
+
 def fence(name: str, text: str) -> str:
     """Wrap untrusted text in <<<NAME>>> … <<<END NAME>>> markers it cannot forge."""
     safe = _FENCE_TOKEN.sub(lambda m: "‹‹‹" if m.group() == "<<<" else "›››", text)
@@ -39,6 +52,7 @@ class PromptTemplate:
 
     name: str
     text: str
+    _static: dict[tuple[object, ...], str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> str:
@@ -47,11 +61,10 @@ class PromptTemplate:
 
     def sections(self) -> tuple[str, str]:
         """Return the (system, user) template sources."""
-        parts = _SECTION.split(self.text)
-        found = {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+        found = _split(self.text)
         if set(found) != {"system", "user"}:
             raise ConfigError(f"prompt {self.name} needs '=== system ===' and '=== user ===' sections")
-        return found["system"].strip(), found["user"].strip()
+        return found["system"], found["user"]
 
     def render(self, item: Item, taxonomy: Taxonomy, category_order: list[str] | None = None) -> list[dict[str, str]]:
         """Render the chat messages for one item; `category_order` reorders the category list."""
@@ -67,7 +80,11 @@ class PromptTemplate:
             "fence": fence,
         }
         try:
-            system = _compile(system_src).render(**ctx)
+            if _uses_item(system_src):
+                system = _compile(system_src).render(**ctx)
+            else:
+                key = (system_src, taxonomy.version, taxonomy.content_hash, tuple(c.code for c in cats))
+                system = self._static.get(key) or self._static.setdefault(key, _compile(system_src).render(**ctx))
             user = _compile(user_src).render(**ctx)
         except jinja2.TemplateError as e:
             raise ConfigError(f"prompt {self.name} failed to render: {e}") from e

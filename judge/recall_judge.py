@@ -30,6 +30,7 @@ from judge.llm_judge import (
 from judge.prompt import fence
 from judge.scoring import BigramRecallJudge, RecallJudge
 from judge.settings import JudgeSettings, make_judge_id
+from judge.transport import call_kwargs
 
 log = logging.getLogger("medjudge.recall")
 
@@ -110,7 +111,8 @@ class LLMRecallJudge:
 
     def __init__(self, settings: JudgeSettings, fallback: RecallJudge | None = None) -> None:
         import instructor
-        import litellm
+
+        from judge.transport import make_transport
 
         mode = _MODES.get(settings.mode)
         if mode is None:
@@ -121,7 +123,8 @@ class LLMRecallJudge:
         self.model = settings.model
         self.fallback = fallback or BigramRecallJudge()
         self.judge_id = make_judge_id(self.identity())
-        self._client = instructor.from_litellm(litellm.completion, mode=mode)
+        self.transport = make_transport(settings)
+        self._client = instructor.from_litellm(self.transport.create, mode=mode)
 
     def identity(self) -> dict[str, object]:
         """What defines this judge's recalls (no secrets, no endpoint): model, prompt version, decoding."""
@@ -134,9 +137,9 @@ class LLMRecallJudge:
         kw: dict[str, Any] = dict(
             model=s.model, messages=recall_messages(points, response, question), response_model=RecallAnswer,
             max_retries=s.max_retries, context=ValidationContext(n_points=len(points)), temperature=s.temperature,
-            max_tokens=s.max_tokens, timeout=s.timeout_s, num_retries=0,
+            max_tokens=s.max_tokens, timeout=s.timeout_s,
         )
-        kw.update(s.endpoint_kwargs())
+        kw.update(call_kwargs(s))
         return kw
 
     def assess(self, points: list[str], response: str, question: str | None = None) -> RecallOutcome:

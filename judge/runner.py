@@ -17,6 +17,7 @@ from judge.base import Judge
 from judge.exceptions import InputError
 from judge.models import Item, RunSummary, Verdict
 from judge.reader import read_items
+from judge.sharding import check_picklable, judge_in_processes
 from judge.store import Store
 
 Source = str | Path | pd.DataFrame | Iterable[Item | InputError]
@@ -76,13 +77,21 @@ def _progress(enabled: bool) -> Progress:
 async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, concurrency: int = 8,
                  rpm: float | None = None, limit: int | None = None, progress: bool = True,
                  column_map: Mapping[str, str] | None = None, batch_size: int = 64, flush_s: float = 1.0,
-                 store_items: bool = True, input_desc: str | None = None) -> RunSummary:
-    """Label every item of `source` not yet done by `judge`; write verdicts to the store; return a summary."""
+                 store_items: bool = True, input_desc: str | None = None, processes: int = 1) -> RunSummary:
+    """Label every item of `source` not yet done by `judge`; write verdicts to the store; return a summary.
+
+    `processes` > 1 judges in that many worker processes (for a CPU-bound client: a fast self-hosted endpoint
+    or the offline baseline); `concurrency` and `rpm` are then split between them.
+    """
+    if processes < 1:
+        raise ValueError("processes must be at least 1")
+    if processes > 1:
+        check_picklable(judge)
     own_store = not isinstance(store, Store)
     st = Store(store) if own_store else store
     try:
         return await _run(source, st, judge, concurrency, rpm, limit, progress, column_map, batch_size, flush_s,
-                          store_items, input_desc)
+                          store_items, input_desc, processes)
     finally:
         if own_store:
             st.close()
@@ -90,7 +99,7 @@ async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, con
 
 async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: float | None, limit: int | None,
                progress: bool, column_map: Mapping[str, str] | None, batch_size: int, flush_s: float,
-               store_items: bool, input_desc: str | None) -> RunSummary:
+               store_items: bool, input_desc: str | None, processes: int) -> RunSummary:
     t0 = time.perf_counter()
     items, errors = collect(source, column_map)
     desc = input_desc or (str(source) if isinstance(source, (str, Path)) else type(source).__name__)
@@ -112,7 +121,7 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     categories: Counter[str] = Counter()
     buffer: list[Verdict] = []
     last_flush = time.monotonic()
-    limiter = AsyncLimiter(rpm, 60) if rpm else None
+    limiter = AsyncLimiter(rpm, 60) if rpm and processes <= 1 else None
     queue: asyncio.Queue[Item | None] = asyncio.Queue()
     for it in todo:
         queue.put_nowait(it)
@@ -127,6 +136,18 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     with _progress(progress) as bar:
         task = bar.add_task("label", total=len(todo), stat="")
 
+        def record(v: Verdict) -> None:
+            buffer.append(v)
+            statuses[v.status] += 1
+            if v.category and v.status == "ok":
+                categories[v.category] += 1
+            summary.prompt_tokens += v.prompt_tokens or 0
+            summary.completion_tokens += v.completion_tokens or 0
+            summary.cost_usd += v.cost_usd or 0.0
+            if len(buffer) >= batch_size or time.monotonic() - last_flush >= flush_s:
+                flush()
+            bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(statuses.items())))
+
         async def worker() -> None:
             while True:
                 try:
@@ -138,19 +159,14 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
                         v = await judge.ajudge(it)
                 else:
                     v = await judge.ajudge(it)
-                buffer.append(v)
-                statuses[v.status] += 1
-                if v.category and v.status == "ok":
-                    categories[v.category] += 1
-                summary.prompt_tokens += v.prompt_tokens or 0
-                summary.completion_tokens += v.completion_tokens or 0
-                summary.cost_usd += v.cost_usd or 0.0
-                if len(buffer) >= batch_size or time.monotonic() - last_flush >= flush_s:
-                    flush()
-                bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(statuses.items())))
+                record(v)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo) or 1)))))
+            if processes > 1 and len(todo) > 1:
+                judge_in_processes(judge, todo, processes=processes, concurrency=concurrency, rpm=rpm,
+                                   on_verdict=record)
+            else:
+                await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo) or 1)))))
         finally:
             flush()
     summary.status_counts = dict(statuses)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -41,6 +42,8 @@ class JudgeSettings(BaseModel):
     """Longest backoff (also caps Retry-After)."""
     category_order: list[str] | None = None
     """Present the categories in this order (robustness probes)."""
+    transport: Literal["litellm", "direct"] = "litellm"
+    """How calls reach the model: litellm (any provider) or direct (pooled HTTP to an OpenAI-compatible api_base)."""
     schema_in_response_format: bool = False
     """Send the verdict JSON schema as response_format={"type": "json_object", "schema": ...} (llama.cpp grammar)."""
 

@@ -34,6 +34,12 @@ def stub_server() -> Iterator[Callable[..., OpenAIStubServer]]:
         s.stop()
 
 
+@pytest.fixture(params=["litellm", "direct"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each LLM-judge test runs over both transports: litellm and the direct OpenAI-compatible client."""
+    return str(request.param)
+
+
 def load_items(name: str = "items_small.jsonl") -> list[Item]:
     """Items of a fixture JSONL file."""
     return [Item(**json.loads(line)) for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines() if line]

@@ -20,8 +20,10 @@ def test_quick_bench_produces_every_table(tmp_path):
                   "## Offline judging", "## DuckDB verdict store at 3,000 items", "## Store write ratios"):
         assert title in text, title
     # every tool parsed the stub server's answers for every item
-    tools = dict(re.findall(r"^\| (medjudge|dspy Evaluate|phoenix classifier) \|.*\| (\d+/\d+) \|", text, re.M))
-    expected = {"medjudge", "dspy Evaluate"} | ({"phoenix classifier"} if "Phoenix not measured" not in text else set())
+    tools = dict(re.findall(r"^\| (medjudge|medjudge --transport direct|dspy Evaluate|phoenix classifier) \|.*"
+                            r"\| (\d+/\d+) \|", text, re.M))
+    expected = {"medjudge", "medjudge --transport direct", "dspy Evaluate"}
+    expected |= {"phoenix classifier"} if "Phoenix not measured" not in text else set()
     assert set(tools) == expected and set(tools.values()) == {"12/12"}
     batch = re.search(r"^\| batch k=4 \| (\d+) \| \1 \| (\d+) \| ([\d.]+) \|", text, re.M)
     assert batch and float(batch.group(3)) < 1.0, "a batch of 4 sends fewer prompt tokens per verdict"

@@ -128,3 +128,52 @@ def test_sigkill_at_random_moments_then_resume(stub_server, tmp_path):
     assert server.count - served_before == N_ITEMS - already, "the resumed run judges only what is missing"
     assert not Path(f"{db}.wal").exists() or Path(f"{db}.wal").stat().st_size == 0
     print(f"verdicts committed before each kill: {done_counts}; WAL left by a kill: {wal_seen}")
+
+
+SHARDED_CHILD = """
+import sys
+from judge.llm_judge import LLMJudge
+from judge.runner import label
+from judge.settings import JudgeSettings
+
+if __name__ == "__main__":
+    items, db, base = sys.argv[1:4]
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=base, timeout_s=5.0, backoff_s=0.01,
+                                   transport="direct"))
+    print("STARTED", flush=True)
+    label(items, store=db, judge=judge, concurrency=4, processes=2, batch_size=5, flush_s=0.05, progress=False)
+    print("FINISHED", flush=True)
+"""
+
+
+def test_sigkill_of_a_sharded_run_stops_its_workers_and_resumes(stub_server, tmp_path):
+    server = stub_server(responder, latency_s=0.03)
+    items, db, script = tmp_path / "items.jsonl", tmp_path / "sharded.duckdb", tmp_path / "run_sharded.py"
+    write_items(items)
+    script.write_text(SHARDED_CHILD, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = subprocess.Popen([sys.executable, str(script), str(items), str(db), server.base_url], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "STARTED"
+        deadline = time.monotonic() + 60
+        while server.count < 20 and time.monotonic() < deadline:  # the workers are up and judging
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    time.sleep(1.5)
+    settled = server.count
+    time.sleep(1.0)
+    assert server.count == settled, "orphaned workers must stop calling the model once their parent is gone"
+    assert settled < N_ITEMS, "the kill came mid-run"
+    done = check_db(db) if db.exists() else {}
+
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, timeout_s=5.0, transport="direct"))
+    summary = label(items, store=db, judge=judge, concurrency=4, processes=2, progress=False)
+    final = check_db(db)
+    assert set(final) == {f"c{i:03d}" for i in range(N_ITEMS)}
+    assert summary.n_skipped == len(done) and summary.status_counts == {"ok": N_ITEMS - len(done)}

@@ -87,8 +87,8 @@ def make_items(n: int = N_ITEMS) -> list[Item]:
                  response=f"[case-{i}] 建议使用利尿剂，注意低盐饮食。") for i in range(n)]
 
 
-def make_judge(server) -> LLMJudge:  # type: ignore[no-untyped-def]
-    return LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url,
+def make_judge(server, transport: str = "litellm") -> LLMJudge:  # type: ignore[no-untyped-def]
+    return LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, transport=transport,
                                   **fast_settings(timeout_s=TIMEOUT_S, transport_retries=2, max_retries=1)))
 
 
@@ -116,12 +116,12 @@ def check_row_shapes(by_id: dict[str, tuple]) -> None:
             assert error and error.strip(), f"{item_id}: {status} verdict without error text"
 
 
-def test_every_item_ends_exactly_once_under_faults_and_resume_retries_only_failed(stub_server, tmp_path):
+def test_every_item_ends_exactly_once_under_faults_and_resume_retries_only_failed(stub_server, tmp_path, transport):
     db = tmp_path / "faults.duckdb"
     items = make_items()
     responder = FaultyResponder(rate=0.35, always=ALWAYS)
     server = stub_server(responder)
-    judge = make_judge(server)
+    judge = make_judge(server, transport)
 
     summary = label(items, store=db, judge=judge, concurrency=8, progress=False, batch_size=7)
     by_id = rows(db)
@@ -140,7 +140,7 @@ def test_every_item_ends_exactly_once_under_faults_and_resume_retries_only_faile
         if kind == "stall":
             assert "Timeout" in error
         if kind == "429":
-            assert "RateLimit" in error
+            assert "RateLimit" in error and "slow down" in error
         if kind == "unknown_category":
             assert "wrong_drug_choice" in error
 
@@ -180,7 +180,7 @@ def test_every_item_ends_exactly_once_under_faults_and_resume_retries_only_faile
     assert runs == [(N_ITEMS, 0), (len(failed), N_ITEMS - len(failed))]
 
 
-def test_sustained_429_with_retry_after_then_recovery(stub_server, tmp_path):
+def test_sustained_429_with_retry_after_then_recovery(stub_server, tmp_path, transport):
     state = {"n": 0}
     lock = threading.Lock()
 
@@ -195,7 +195,7 @@ def test_sustained_429_with_retry_after_then_recovery(stub_server, tmp_path):
 
     items = make_items(20)
     server = stub_server(responder)
-    summary = label(items, store=tmp_path / "r.duckdb", judge=make_judge(server), concurrency=4, progress=False)
+    summary = label(items, store=tmp_path / "r.duckdb", judge=make_judge(server, transport), concurrency=4, progress=False)
     by_id = rows(tmp_path / "r.duckdb")
     assert len(by_id) == 20
     check_row_shapes(by_id)

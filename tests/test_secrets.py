@@ -89,22 +89,22 @@ class KeyCheckingResponder:
         return verdict_json("omission", 0.7)
 
 
-def test_api_key_is_used_but_never_stored_logged_or_printed(stub_server, tmp_path, debug_logging, capfd):
+def test_api_key_is_used_but_never_stored_logged_or_printed(stub_server, tmp_path, debug_logging, capfd, transport):
     server = stub_server(KeyCheckingResponder())
     db = tmp_path / "secret.duckdb"
     judge = make_judge("openai/stub", api_base=server.base_url, api_key=KEY, backoff_s=0.01, backoff_max_s=0.02,
-                       transport_retries=1, max_retries=1)
+                       transport_retries=1, max_retries=1, transport=transport)
     summary = label(load_items(), store=db, judge=judge, concurrency=3, progress=True)
     assert sum(summary.status_counts.values()) == len(load_items())
 
-    auth = {h.get("authorization") for h in server.headers}
+    auth = {next((v for k, v in h.items() if k.lower() == "authorization"), None) for h in server.headers}
     assert auth == {f"Bearer {KEY}"}, "every request carried the key"
 
     # an authentication failure is where providers and clients like to echo credentials
     server.responder = lambda body: Fault(401, body='{"error": {"message": "Incorrect API key provided", '
                                                     '"type": "invalid_request_error"}}')
     denied = label(load_items(), store=db, judge=make_judge("openai/stub", api_base=server.base_url, api_key=KEY,
-                                                           temperature=0.5), progress=False)
+                                                           temperature=0.5, transport=transport), progress=False)
     assert denied.status_counts == {"failed": len(load_items())}
 
     assert debug_logging.records, "debug logging was captured"
@@ -117,6 +117,7 @@ def test_api_key_is_used_but_never_stored_logged_or_printed(stub_server, tmp_pat
     assert_clean("the DuckDB file", db_bytes(db))
     assert_clean("the judge identity", json.dumps(judge.identity()))
     assert_clean("the judge repr", repr(judge.settings))
+    assert_clean("the transport repr", repr(judge.transport))
 
 
 def test_cli_label_does_not_print_or_store_the_key(stub_server, tmp_path):

@@ -34,17 +34,24 @@ def _ratio(a: float, b: float) -> str:
 
 def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, workdir: Path, shard: bool = True) -> None:
     from evals.bench.stub import StubProcess
-    from evals.bench.throughput import bench_dspy, bench_medjudge, bench_medjudge_sharded, bench_phoenix
+    from evals.bench.throughput import (
+        bench_dspy,
+        bench_medjudge,
+        bench_medjudge_sharded,
+        bench_phoenix,
+        tool_name,
+    )
 
     items = make_items(n)
     ideal = concurrency / latency_s
     results = []
     with StubProcess(latency_s) as server:
-        results.append(bench_medjudge(server.base_url, items, concurrency, workdir))
-        if shard:
-            results.append(bench_medjudge_sharded(server.base_url, items, concurrency, 2, workdir))
-        else:
-            rep.note("quick run: the 2-process medjudge run is skipped")
+        for transport in ("litellm", "direct"):
+            results.append(bench_medjudge(server.base_url, items, concurrency, workdir, transport))
+            if shard:
+                results.append(bench_medjudge_sharded(server.base_url, items, concurrency, 2, workdir, transport))
+        if not shard:
+            rep.note("quick run: the 2-process medjudge runs are skipped")
         try:
             results.append(bench_dspy(server.base_url, items, concurrency))
             results.append(bench_dspy(server.base_url, items, concurrency, engine="litellm"))
@@ -60,13 +67,19 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
         ["tool", "verdicts/s", "share of ideal", "client CPU ms/verdict", "correct", "wall s"],
         [[r.tool, f"{r.per_s:.1f}", f"{r.per_s / ideal:.1%}", f"{r.cpu_ms:.2f}", f"{r.correct}/{r.n}",
           f"{r.wall_s:.1f}"] for r in results])
+    rep.note("medjudge rows: `judge.runner.label` with the LLM judge over litellm (the default) and over "
+             "`--transport direct` (a pooled aiohttp client for OpenAI-compatible servers); same prompt, same "
+             "Instructor validation, same judge_id.")
     rep.note("DSPy 3.4's default engine sends these requests through its own HTTP client (lm15), not litellm; "
-             "the engine=litellm row routes them through litellm as medjudge does.")
+             "the engine=litellm row routes them through litellm as medjudge's default transport does.")
     by = {r.tool: r for r in results}
-    med = by["medjudge"]
-    ratios = [[f"medjudge / {name}", _ratio(med.per_s, r.per_s), _ratio(r.cpu_ms, med.cpu_ms)]
-              for name, r in by.items() if name != "medjudge"]
-    rep.table("Throughput ratios (same run)", ["pair", "verdicts/s ratio", "CPU per verdict (them / medjudge)"],
+    ours = [name for name in by if name.startswith("medjudge") and "processes" not in name]
+    ratios = [[f"{mine} / {name}", _ratio(by[mine].per_s, r.per_s), _ratio(r.cpu_ms, by[mine].cpu_ms)]
+              for mine in ours for name, r in by.items() if name != mine and not name.startswith("medjudge")]
+    ratios += [[f"{tool_name(t, 2)} / {tool_name(t)}", _ratio(by[tool_name(t, 2)].per_s, by[tool_name(t)].per_s),
+                _ratio(by[tool_name(t)].cpu_ms, by[tool_name(t, 2)].cpu_ms)]
+               for t in ("litellm", "direct") if tool_name(t, 2) in by]
+    rep.table("Throughput ratios (same run)", ["pair", "verdicts/s ratio", "CPU per verdict (second / first)"],
               ratios)
 
 

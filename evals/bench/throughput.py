@@ -53,20 +53,27 @@ def _expected(item: Item) -> str:
 
 
 # -- medjudge ------------------------------------------------------------------------------------
-def _medjudge_judge(base_url: str) -> Any:
+def _medjudge_judge(base_url: str, transport: str = "litellm") -> Any:
     from judge.llm_judge import LLMJudge
     from judge.settings import JudgeSettings
 
-    return LLMJudge(JudgeSettings(model="openai/stub", api_base=base_url, timeout_s=60))
+    return LLMJudge(JudgeSettings(model="openai/stub", api_base=base_url, timeout_s=60, transport=transport))
 
 
-def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: Path, tool: str = "medjudge",
+def tool_name(transport: str, shards: int = 1) -> str:
+    """The row name of a medjudge run."""
+    name = "medjudge" if transport == "litellm" else f"medjudge --transport {transport}"
+    return name if shards == 1 else f"{name} x{shards} processes"
+
+
+def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: Path, transport: str = "litellm",
                    ) -> Throughput:
     """`judge.runner.label` into a fresh DuckDB file (verdict writes included)."""
     from judge.runner import label
     from judge.store import Store
 
-    judge = _medjudge_judge(base_url)
+    tool = tool_name(transport)
+    judge = _medjudge_judge(base_url, transport)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         warm = [it.model_copy(update={"item_id": f"warm-{it.item_id}"}) for it in items[:WARMUP]]
         label(warm, store=Path(tmp) / "warm.duckdb", judge=judge, concurrency=WARMUP, progress=False)
@@ -84,10 +91,11 @@ def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: 
     return result
 
 
-def _shard(base_url: str, items: list[Item], concurrency: int, db: str, barrier: Any, out: Any) -> None:
+def _shard(base_url: str, items: list[Item], concurrency: int, db: str, barrier: Any, out: Any,
+           transport: str) -> None:
     from judge.runner import label
 
-    judge = _medjudge_judge(base_url)
+    judge = _medjudge_judge(base_url, transport)
     warm = [it.model_copy(update={"item_id": f"warm-{it.item_id}"}) for it in items[:WARMUP]]
     label(warm, store=db + ".warm", judge=judge, concurrency=WARMUP, progress=False)
     barrier.wait()
@@ -97,13 +105,13 @@ def _shard(base_url: str, items: list[Item], concurrency: int, db: str, barrier:
 
 
 def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, shards: int, workdir: Path,
-                           ) -> Throughput:
+                           transport: str = "litellm") -> Throughput:
     """The items split across `shards` client processes (each with concurrency/shards and its own DuckDB file)."""
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(shards), ctx.Queue()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         procs = [ctx.Process(target=_shard, args=(base_url, items[k::shards], max(1, concurrency // shards),
-                                                   str(Path(tmp) / f"shard{k}.duckdb"), barrier, out))
+                                                   str(Path(tmp) / f"shard{k}.duckdb"), barrier, out, transport))
                  for k in range(shards)]
         for p in procs:
             p.start()
@@ -112,7 +120,7 @@ def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, s
             p.join(timeout=60)
     start, end = min(r[0] for r in results), max(r[1] for r in results)
     ok = sum(sum(r[3].values()) for r in results)
-    return Throughput(f"medjudge x{shards} processes", len(items), end - start, sum(r[2] for r in results), ok)
+    return Throughput(tool_name(transport, shards), len(items), end - start, sum(r[2] for r in results), ok)
 
 
 # -- DSPy ----------------------------------------------------------------------------------------
