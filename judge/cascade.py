@@ -56,6 +56,27 @@ class CascadeJudge:
     def _stamp(self, v: Verdict, flags: Sequence[str] = ()) -> Verdict:
         return v.model_copy(update={"judge_id": self.judge_id, "model": self.model, "flags": [*v.flags, *flags]})
 
+    @property
+    def batchable(self) -> bool:
+        """Whether `judge_batch` can run: only without an LLM stage."""
+        return self.llm is None
+
+    def judge_batch(self, items: Sequence[Item]) -> list[Verdict]:
+        """Judge many items offline: rules one by one, the baseline in one call for the rest (no LLM stage)."""
+        if self.llm is not None:
+            raise TypeError("a cascade with an LLM stage judges items one by one (ajudge)")
+        ruled = self.rules.judge_batch(items)
+        rest = [it for it, v in zip(items, ruled, strict=True) if v.status != "ok"]
+        based = iter(self.baseline.judge_batch(rest))
+        out = []
+        for v in ruled:
+            if v.status == "ok":
+                out.append(self._stamp(v))
+                continue
+            base = next(based)
+            out.append(self._stamp(base) if (base.confidence or 0.0) >= self.tau else self._stamp(base, [BELOW_TAU]))
+        return out
+
     async def ajudge(self, item: Item) -> Verdict:
         """Judge one item through the stages (see module doc)."""
         ruled = await self.rules.ajudge(item)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from judge.exceptions import ConfigError
@@ -62,3 +62,7 @@ class RulesJudge:
     async def ajudge(self, item: Item) -> Verdict:
         """Judge one item (no I/O, so this runs synchronously)."""
         return self.judge(item)
+
+    def judge_batch(self, items: Sequence[Item]) -> list[Verdict]:
+        """Judge many items."""
+        return [self.judge(it) for it in items]

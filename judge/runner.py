@@ -13,7 +13,7 @@ import pandas as pd
 from aiolimiter import AsyncLimiter
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from judge.base import Judge
+from judge.base import Judge, batch_judge_of
 from judge.exceptions import InputError
 from judge.models import Item, RunSummary, Verdict
 from judge.reader import read_items
@@ -21,6 +21,8 @@ from judge.sharding import check_picklable, judge_in_processes
 from judge.store import Store
 
 Source = str | Path | pd.DataFrame | Iterable[Item | InputError]
+BATCH_CHUNK = 256
+"""Items per call of a batch-capable (offline) judge."""
 
 
 def input_error_item(err: InputError) -> Item:
@@ -161,10 +163,16 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
                     v = await judge.ajudge(it)
                 record(v)
 
+        batcher = batch_judge_of(judge)
         try:
             if processes > 1 and len(todo) > 1:
                 judge_in_processes(judge, todo, processes=processes, concurrency=concurrency, rpm=rpm,
                                    on_verdict=record)
+            elif batcher is not None:
+                for start in range(0, len(todo), BATCH_CHUNK):
+                    for v in batcher.judge_batch(todo[start:start + BATCH_CHUNK]):
+                        record(v)
+                    await asyncio.sleep(0)
             else:
                 await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo) or 1)))))
         finally:

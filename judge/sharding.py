@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from judge.base import Judge
+from judge.base import Judge, batch_judge_of
 from judge.exceptions import ConfigError
 from judge.models import Item, Verdict
 
@@ -39,6 +39,11 @@ async def _judge_share(judge: Judge, items: list[Item], concurrency: int, rpm: f
                        send: Callable[[list[Verdict]], None]) -> None:
     from aiolimiter import AsyncLimiter
 
+    batcher = batch_judge_of(judge)
+    if batcher is not None:
+        for start in range(0, len(items), _SEND_EVERY):
+            send(batcher.judge_batch(items[start:start + _SEND_EVERY]))
+        return
     todo: asyncio.Queue[Item] = asyncio.Queue()
     for it in items:
         todo.put_nowait(it)

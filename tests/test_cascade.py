@@ -199,3 +199,46 @@ def test_cli_label_offline_writes_one_verdict_per_item(tmp_path):
     _, rows = run_sql(db, "SELECT item_id, count(*), min(status), min(source) FROM verdicts GROUP BY item_id")
     assert len(rows) == n_items
     assert all(n == 1 and status == "ok" and source in ("rules", "baseline") for _, n, status, source in rows)
+
+
+def test_offline_judges_in_batches_give_the_same_verdicts_as_one_by_one():
+    from judge.base import batch_judge_of
+    from judge.gold import load_gold
+    from judge.offline import make_offline_judge
+
+    items = [g.to_item() for g in load_gold(Path(__file__).resolve().parents[1] / "gold_labels" / "gold.jsonl")]
+
+    async def one_by_one(judge):  # type: ignore[no-untyped-def]
+        return [await judge.ajudge(it) for it in items]
+
+    for name in ("offline", "rules", "baseline"):
+        judge = make_offline_judge(name)
+        assert batch_judge_of(judge) is judge
+        single, batch = asyncio.run(one_by_one(judge)), judge.judge_batch(items)
+        strip = {"latency_ms"}
+        a = [v.model_dump(exclude=strip) for v in single]
+        b = [v.model_dump(exclude=strip) for v in batch]
+        for va, vb in zip(a, b, strict=True):
+            assert va.keys() == vb.keys()
+            assert {k: va[k] for k in va if k != "confidence"} == {k: vb[k] for k in vb if k != "confidence"}
+            assert va["confidence"] == pytest.approx(vb["confidence"], abs=1e-9)
+    assert {v.status for v in batch} == {"ok"}
+
+
+def test_a_cascade_with_an_llm_stage_is_not_batched():
+    from judge.base import batch_judge_of
+    from judge.offline import make_cascade_judge
+
+    class Never:
+        judge_id, model = "never", "never"
+
+        def identity(self):  # type: ignore[no-untyped-def]
+            return {}
+
+        async def ajudge(self, item):  # type: ignore[no-untyped-def]
+            raise AssertionError("not called")
+
+    cascade = make_cascade_judge(Never())
+    assert batch_judge_of(cascade) is None
+    with pytest.raises(TypeError, match="one by one"):
+        cascade.judge_batch([])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +70,20 @@ def bench_offline(items: list[Item]) -> tuple[list[OfflineRow], str]:
         vs = [await judge.ajudge(it) for it in items]
         return sum(1 for v in vs if v.status == "ok")
 
+    def label_all(judge, workdir: str) -> int:  # type: ignore[no-untyped-def]
+        from judge.runner import label
+
+        return label(items, store=f"{workdir}/offline.duckdb", judge=judge, progress=False).status_counts.get("ok", 0)
+
     for model in ("rules", "offline"):
         judge = make_offline_judge(model)
         asyncio.run(judge.ajudge(items[0]))  # load the baseline model outside the timing
-        rows.append(_time(f'make_offline_judge("{model}")', items, lambda j=judge: asyncio.run(judge_all(j))))
-    return rows, "labelled = items that got a category (rules: a rule fired; offline: every item)"
+        rows.append(_time(f'make_offline_judge("{model}") item by item', items,
+                          lambda j=judge: asyncio.run(judge_all(j))))
+        rows.append(_time(f'make_offline_judge("{model}").judge_batch', items,
+                          lambda j=judge: sum(1 for v in j.judge_batch(items) if v.status == "ok")))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(_time('label(..., judge=make_offline_judge("offline")) into DuckDB', items,
+                          lambda j=judge: label_all(j, tmp)))
+    return rows, ("labelled = items that got a category (rules: a rule fired; offline: every item); `label` uses "
+                  "judge_batch in chunks of 256 and includes the DuckDB writes")
