@@ -6,13 +6,13 @@ import asyncio
 import copy
 import logging
 import os
+import sys
 import time
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import instructor  # noqa: E402
-import litellm  # noqa: E402
 from instructor.core.exceptions import InstructorRetryException  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt  # noqa: E402
@@ -24,24 +24,15 @@ from judge.models import Item, JudgeOutput, Verdict  # noqa: E402
 from judge.prompt import PromptTemplate, load_prompt, messages_hash  # noqa: E402
 from judge.settings import JudgeSettings, make_judge_id  # noqa: E402
 from judge.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
-from judge.transport import LitellmTransport, call_kwargs, make_transport  # noqa: E402
+from judge.transport import call_kwargs, make_transport  # noqa: E402
 
-litellm.suppress_debug_info = True
 logging.getLogger("instructor").setLevel(logging.CRITICAL)
 log = logging.getLogger("medjudge.llm")
 
 _MODES = {"json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON, "json_schema": instructor.Mode.JSON_SCHEMA,
           "tools": instructor.Mode.TOOLS}
-_TRANSIENT = (
-    litellm.RateLimitError,
-    litellm.InternalServerError,
-    litellm.ServiceUnavailableError,
-    litellm.BadGatewayError,
-    litellm.Timeout,
-    litellm.APIConnectionError,
-    EndpointTimeout,
-    EndpointConnectionError,
-)
+_TRANSIENT_LITELLM = ("RateLimitError", "InternalServerError", "ServiceUnavailableError", "BadGatewayError",
+                      "Timeout", "APIConnectionError")
 
 
 class TransientError(Exception):
@@ -52,8 +43,17 @@ class TransientError(Exception):
         self.cause = cause
 
 
+def _transient_types() -> tuple[type[BaseException], ...]:
+    """Exception types worth a retry: the direct transport's, and litellm's once litellm is in use."""
+    types: tuple[type[BaseException], ...] = (EndpointTimeout, EndpointConnectionError)
+    litellm = sys.modules.get("litellm")  # imported only by the litellm transport: no litellm error otherwise
+    if litellm is not None:
+        types += tuple(getattr(litellm, name) for name in _TRANSIENT_LITELLM)
+    return types
+
+
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, _TRANSIENT):
+    if isinstance(exc, _transient_types()):
         return True
     status = getattr(exc, "status_code", None)
     return isinstance(status, int) and (status == 429 or status >= 500)
@@ -128,11 +128,6 @@ def _answer_model() -> type[JudgeOutput]:
 
     model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
     return model
-
-
-def _cost(raw: Any) -> float | None:
-    """USD cost of a litellm completion: litellm's own figure when it computed one, else computed here."""
-    return LitellmTransport().cost(raw)
 
 
 def _clean_error(exc: BaseException) -> str:

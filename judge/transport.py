@@ -11,17 +11,19 @@ HTTP errors become the exceptions in `judge.exceptions` that the judges' retry l
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import sys
 import weakref
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import aiohttp  # noqa: E402
 import httpx  # noqa: E402
-import litellm  # noqa: E402
 import orjson  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
@@ -62,18 +64,29 @@ class Transport(Protocol):
         """USD cost of a completion, None when the model has no known price."""
 
 
+def load_litellm() -> Any:
+    """litellm, imported on first use (it takes seconds to import; the direct transport never needs it)."""
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
 class LitellmTransport:
     """Every call through litellm (any provider, litellm's own cost figure)."""
 
     name = "litellm"
 
+    def __init__(self) -> None:
+        self._litellm = load_litellm()
+
     def create(self, **kwargs: Any) -> Any:
         """`litellm.completion`."""
-        return litellm.completion(**kwargs)
+        return self._litellm.completion(**kwargs)
 
     async def acreate(self, **kwargs: Any) -> Any:
         """`litellm.acompletion`."""
-        return await litellm.acompletion(**kwargs)
+        return await self._litellm.acompletion(**kwargs)
 
     def cost(self, raw: Any) -> float | None:
         """litellm's own figure when it computed one, else computed from its price table."""
@@ -82,7 +95,7 @@ class LitellmTransport:
             value = hidden["response_cost"]
             return float(value) if value is not None else None
         try:
-            return float(litellm.completion_cost(completion_response=raw))
+            return float(self._litellm.completion_cost(completion_response=raw))
         except Exception:  # noqa: BLE001 - unknown models have no price
             return None
 
@@ -95,13 +108,27 @@ def wire_model(model: str) -> str:
     return model
 
 
+@lru_cache(maxsize=1)
+def price_table() -> dict[str, Any]:
+    """litellm's model price table: litellm's own when it is loaded, else the copy it ships (read as JSON)."""
+    loaded = sys.modules.get("litellm")
+    if loaded is not None:
+        return dict(loaded.model_cost)
+    spec = importlib.util.find_spec("litellm")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "model_prices_and_context_window_backup.json"
+        if path.is_file():
+            return dict(orjson.loads(path.read_bytes()))
+    return {}
+
+
 @lru_cache(maxsize=64)
 def token_prices(model: str) -> tuple[float, float] | None:
-    """(input, output) USD per token from litellm's price table, None for a model it does not know."""
+    """(input, output) USD per token from litellm's price table, None for a model it does not list."""
+    table = price_table()
     for name in (model, wire_model(model)):
-        try:
-            info = litellm.get_model_info(name)
-        except Exception:  # noqa: BLE001 - unknown model
+        info = table.get(name)
+        if not isinstance(info, dict):
             continue
         prices = info.get("input_cost_per_token"), info.get("output_cost_per_token")
         if prices[0] is not None and prices[1] is not None:

@@ -32,7 +32,8 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
-def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, workdir: Path, shard: bool = True) -> None:
+def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, workdir: Path, shard: bool = True,
+                    stub: str = "asyncio") -> None:
     from evals.bench.stub import StubProcess
     from evals.bench.throughput import (
         bench_dspy,
@@ -45,7 +46,7 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
     items = make_items(n)
     ideal = concurrency / latency_s
     results = []
-    with StubProcess(latency_s) as server:
+    with StubProcess(latency_s, kind=stub) as server:
         for transport in ("litellm", "direct"):
             results.append(bench_medjudge(server.base_url, items, concurrency, workdir, transport))
             if shard:
@@ -67,6 +68,9 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
         ["tool", "verdicts/s", "share of ideal", "client CPU ms/verdict", "correct", "wall s"],
         [[r.tool, f"{r.per_s:.1f}", f"{r.per_s / ideal:.1%}", f"{r.cpu_ms:.2f}", f"{r.correct}/{r.n}",
           f"{r.wall_s:.1f}"] for r in results])
+    if server.count and server.cpu_s is not None:
+        rep.note(f"stub server ({stub}, its own process): {server.count} requests, {1000 * server.cpu_s / server.count:.2f} "
+                 "ms of server CPU per request (start-up included); client and server share the machine's cores.")
     rep.note("medjudge rows: `judge.runner.label` with the LLM judge over litellm (the default) and over "
              "`--transport direct` (a pooled aiohttp client for OpenAI-compatible servers); same prompt, same "
              "Instructor validation, same judge_id.")
@@ -148,6 +152,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--items", type=int, help="items for the throughput part (default 1000; quick 40)")
     p.add_argument("--latency", type=float, default=0.05, help="stub server latency in seconds (default 0.05)")
     p.add_argument("--concurrency", type=int, default=64, help="concurrent calls (default 64)")
+    p.add_argument("--stub", choices=("asyncio", "threaded"), default="asyncio",
+                   help="throughput stub server: aiohttp on one event loop (default) or the tests' threaded server")
     p.add_argument("--rows", type=int, help="items for the DuckDB part (default 1,000,000; quick 5,000)")
     p.add_argument("--ks", default="4,8,16", help="batch sizes for the batching part (default 4,8,16)")
     p.add_argument("--model", help="a real litellm model for κ on the gold test split")
@@ -175,7 +181,7 @@ def main(argv: list[str] | None = None) -> Report:
             t0 = time.perf_counter()
             if part == "throughput":
                 part_throughput(rep, n_items, args.latency, min(args.concurrency, 8) if quick else args.concurrency,
-                                workdir, shard=not quick)
+                                workdir, shard=not quick, stub=args.stub)
             elif part == "batching":
                 part_batching(rep, 24 if quick else 480, ks, 16, workdir, args.model, args.api_base, args.api_key)
             elif part == "offline":

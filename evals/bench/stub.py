@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import re
+import time
 from typing import Any
 
 from judge.taxonomy import CATEGORY_CODES
@@ -47,24 +48,73 @@ def respond(body: dict[str, Any]) -> str:
     return verdict_json(category_for(user if isinstance(user, str) else text), 0.8)
 
 
-def _serve(latency_s: float, port_q: Any, stop: Any, count_q: Any) -> None:
+def completion(body: dict[str, Any], content: str, served: int) -> dict[str, Any]:
+    """An OpenAI chat completion around `content`, tokens estimated as characters / 2 (as the test stub does)."""
+    prompt_tokens, completion_tokens = max(1, len(chat_text(body)) // 2), max(1, len(content) // 2)
+    return {"id": f"chatcmpl-bench-{served}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "stub"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+
+
+def _serve_threaded(latency_s: float, port_q: Any, stop: Any, count_q: Any) -> None:
     server = OpenAIStubServer(respond, latency_s=latency_s).start()
     server.keep_requests = False
     port_q.put(server.port)
     stop.wait()
-    count_q.put(server.count)
+    count_q.put((server.count, time.process_time()))
     server.stop()
 
 
-class StubProcess:
-    """Run the stub server in a child process; `base_url` while running, `count` (requests served) after."""
+def _serve_asyncio(latency_s: float, port_q: Any, stop: Any, count_q: Any) -> None:
+    import asyncio
 
-    def __init__(self, latency_s: float = 0.05) -> None:
+    from aiohttp import web
+
+    served = 0
+
+    async def chat(request: web.Request) -> web.Response:
+        nonlocal served
+        body = await request.json()
+        served += 1
+        if latency_s:
+            await asyncio.sleep(latency_s)
+        return web.json_response(completion(body, respond(body), served))
+
+    async def main() -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", chat)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        port_q.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, stop.wait)
+        await runner.cleanup()
+
+    asyncio.run(main())
+    count_q.put((served, time.process_time()))
+
+
+SERVERS = {"asyncio": _serve_asyncio, "threaded": _serve_threaded}
+"""Stub server implementations: aiohttp on one event loop (light on CPU), or the tests' threaded stdlib server."""
+
+
+class StubProcess:
+    """Run the stub server in a child process; `base_url` while running; `count` (requests served) and `cpu_s`
+    (the server's CPU seconds, start-up included) after."""
+
+    def __init__(self, latency_s: float = 0.05, kind: str = "asyncio") -> None:
         ctx = mp.get_context("spawn")
         self._port_q, self._count_q, self._stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-        self._proc = ctx.Process(target=_serve, args=(latency_s, self._port_q, self._stop, self._count_q), daemon=True)
+        self._proc = ctx.Process(target=SERVERS[kind], args=(latency_s, self._port_q, self._stop, self._count_q),
+                                 daemon=True)
+        self.kind = kind
         self.port = 0
         self.count: int | None = None
+        self.cpu_s: float | None = None
 
     @property
     def base_url(self) -> str:
@@ -79,7 +129,7 @@ class StubProcess:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         try:
-            self.count = self._count_q.get(timeout=10)
+            self.count, self.cpu_s = self._count_q.get(timeout=10)
         finally:
             self._proc.join(timeout=10)
             if self._proc.is_alive():

@@ -1,4 +1,4 @@
-"""Bulk labelling throughput against the stub server: medjudge (1 and 2 processes), DSPy Evaluate, Phoenix.
+"""Bulk labelling throughput against the stub server: medjudge (two transports, 1 and 2 processes), DSPy, Phoenix.
 
 Every tool judges the same items on the same server at the same concurrency; each is warmed up on a few
 items first (imports, first-call set-up) and then timed over the whole set. Client CPU is
@@ -8,7 +8,6 @@ items first (imports, first-call set-up) and then timed over the whole set. Clie
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 import tempfile
 import time
 from dataclasses import dataclass
@@ -91,36 +90,30 @@ def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: 
     return result
 
 
-def _shard(base_url: str, items: list[Item], concurrency: int, db: str, barrier: Any, out: Any,
-           transport: str) -> None:
-    from judge.runner import label
-
-    judge = _medjudge_judge(base_url, transport)
-    warm = [it.model_copy(update={"item_id": f"warm-{it.item_id}"}) for it in items[:WARMUP]]
-    label(warm, store=db + ".warm", judge=judge, concurrency=WARMUP, progress=False)
-    barrier.wait()
-    c0, t0 = time.process_time(), time.monotonic()
-    s = label(items, store=db, judge=judge, concurrency=concurrency, progress=False)
-    out.put((t0, time.monotonic(), time.process_time() - c0, s.category_counts))
-
-
 def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, shards: int, workdir: Path,
                            transport: str = "litellm") -> Throughput:
-    """The items split across `shards` client processes (each with concurrency/shards and its own DuckDB file)."""
-    ctx = mp.get_context("spawn")
-    barrier, out = ctx.Barrier(shards), ctx.Queue()
+    """`label(..., processes=shards)` into a fresh DuckDB file: worker start-up (imports, the judge rebuilt from its
+    pickle) is inside the timing, as it is for a user. Client CPU counts the parent and the workers."""
+    import resource
+
+    from judge.runner import label
+    from judge.store import Store
+
+    judge = _medjudge_judge(base_url, transport)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        procs = [ctx.Process(target=_shard, args=(base_url, items[k::shards], max(1, concurrency // shards),
-                                                   str(Path(tmp) / f"shard{k}.duckdb"), barrier, out, transport))
-                 for k in range(shards)]
-        for p in procs:
-            p.start()
-        results = [out.get(timeout=600) for _ in procs]
-        for p in procs:
-            p.join(timeout=60)
-    start, end = min(r[0] for r in results), max(r[1] for r in results)
-    ok = sum(sum(r[3].values()) for r in results)
-    return Throughput(tool_name(transport, shards), len(items), end - start, sum(r[2] for r in results), ok)
+        db = Path(tmp) / "sharded.duckdb"
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c0, t0 = time.process_time(), time.perf_counter()
+        label(items, store=db, judge=judge, concurrency=concurrency, processes=shards, progress=False)
+        wall = time.perf_counter() - t0
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (time.process_time() - c0) + (children.ru_utime - children0.ru_utime) + (
+            children.ru_stime - children0.ru_stime)
+        with Store.readonly(db) as st:
+            _, rows = st.query("SELECT item_id, category FROM verdicts WHERE status = 'ok'")
+    want = {it.item_id: _expected(it) for it in items}
+    correct = sum(1 for item_id, cat in rows if want.get(item_id) == cat)
+    return Throughput(tool_name(transport, shards), len(items), wall, cpu, correct)
 
 
 # -- DSPy ----------------------------------------------------------------------------------------
