@@ -18,7 +18,8 @@ _EXPORTS = {
     "Item": "judge.models", "Verdict": "judge.models", "JudgeOutput": "judge.models", "RunSummary": "judge.models",
     "Taxonomy": "judge.taxonomy", "load_taxonomy": "judge.taxonomy", "CATEGORY_CODES": "judge.taxonomy",
     # judges
-    "Judge": "judge.base", "LLMJudge": "judge.llm_judge", "JudgeSettings": "judge.settings",
+    "Judge": "judge.base", "BatchJudge": "judge.base", "LLMJudge": "judge.llm_judge",
+    "DirectTransport": "judge.transport", "LitellmTransport": "judge.transport", "JudgeSettings": "judge.settings",
     "make_judge": "judge.factory", "PromptTemplate": "judge.prompt", "load_prompt": "judge.prompt",
     # bulk labelling and storage
     "label": "judge.runner", "alabel": "judge.runner", "read_items": "judge.reader", "Store": "judge.store",
@@ -30,7 +31,9 @@ _EXPORTS = {
     "calibrate": "judge.calibrate", "acalibrate": "judge.calibrate", "CalibrationResult": "judge.calibrate",
     # errors
     "MedjudgeError": "judge.exceptions", "InputError": "judge.exceptions", "ConfigError": "judge.exceptions",
-    "ReadOnlyError": "judge.exceptions",
+    "ReadOnlyError": "judge.exceptions", "TransportError": "judge.exceptions", "EndpointError": "judge.exceptions",
+    "RateLimitError": "judge.exceptions", "EndpointTimeout": "judge.exceptions",
+    "EndpointConnectionError": "judge.exceptions",
 }
 _OPTIONAL = {
     "score_outputs": "judge.score", "build_report": "judge.report", "optimize": "judge.optimize",
@@ -56,9 +59,19 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from judge.api import demo, error_distribution, label_file, run_sql  # noqa: F401
-    from judge.base import Judge  # noqa: F401
+    from judge.base import BatchJudge, Judge  # noqa: F401
     from judge.calibrate import CalibrationResult, acalibrate, calibrate  # noqa: F401
-    from judge.exceptions import ConfigError, InputError, MedjudgeError, ReadOnlyError  # noqa: F401
+    from judge.exceptions import (  # noqa: F401
+        ConfigError,
+        EndpointConnectionError,
+        EndpointError,
+        EndpointTimeout,
+        InputError,
+        MedjudgeError,
+        RateLimitError,
+        ReadOnlyError,
+        TransportError,
+    )
     from judge.factory import make_judge  # noqa: F401
     from judge.gold import GoldItem, GoldLabel, compute_consensus, load_gold, save_gold  # noqa: F401
     from judge.gold_splits import load_splits, make_splits  # noqa: F401
@@ -71,3 +84,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from judge.settings import JudgeSettings  # noqa: F401
     from judge.store import Store  # noqa: F401
     from judge.taxonomy import CATEGORY_CODES, Taxonomy, load_taxonomy  # noqa: F401
+    from judge.transport import DirectTransport, LitellmTransport  # noqa: F401

@@ -83,7 +83,7 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
     ratios += [[f"{tool_name(t, 2)} / {tool_name(t)}", _ratio(by[tool_name(t, 2)].per_s, by[tool_name(t)].per_s),
                 _ratio(by[tool_name(t)].cpu_ms, by[tool_name(t, 2)].cpu_ms)]
                for t in ("litellm", "direct") if tool_name(t, 2) in by]
-    rep.table("Throughput ratios (same run)", ["pair", "verdicts/s ratio", "CPU per verdict (second / first)"],
+    rep.table(f"Throughput ratios, {n} items (same run)", ["pair", "verdicts/s ratio", "CPU per verdict (second / first)"],
               ratios)
 
 
@@ -149,7 +149,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every part")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
-    p.add_argument("--items", type=int, help="items for the throughput part (default 1000; quick 40)")
+    p.add_argument("--items", help="items for the throughput part, comma-separated sizes each run in full "
+                                   "(default 1000,3000; quick 40)")
     p.add_argument("--latency", type=float, default=0.05, help="stub server latency in seconds (default 0.05)")
     p.add_argument("--concurrency", type=int, default=64, help="concurrent calls (default 64)")
     p.add_argument("--stub", choices=("asyncio", "threaded"), default="asyncio",
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> Report:
     if unknown:
         raise SystemExit(f"unknown part(s) {sorted(unknown)}; choose from {', '.join(PARTS)}")
     quick = args.quick
-    n_items = args.items or (40 if quick else 1000)
+    sizes = [int(x) for x in args.items.split(",")] if args.items else ([40] if quick else [1000, 3000])
     n_rows = args.rows or (5_000 if quick else 1_000_000)
     ks = [int(k) for k in args.ks.split(",")] if not quick else [4]
     rep = Report(machine(), quick=quick)
@@ -180,8 +181,10 @@ def main(argv: list[str] | None = None) -> Report:
         for part in parts:
             t0 = time.perf_counter()
             if part == "throughput":
-                part_throughput(rep, n_items, args.latency, min(args.concurrency, 8) if quick else args.concurrency,
-                                workdir, shard=not quick, stub=args.stub)
+                for n_items in sizes:
+                    part_throughput(rep, n_items, args.latency,
+                                    min(args.concurrency, 8) if quick else args.concurrency, workdir,
+                                    shard=not quick, stub=args.stub)
             elif part == "batching":
                 part_batching(rep, 24 if quick else 480, ks, 16, workdir, args.model, args.api_base, args.api_key)
             elif part == "offline":
