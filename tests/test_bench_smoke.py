@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,46 @@ def test_quick_bench_produces_every_table(tmp_path):
     assert batch and float(batch.group(3)) < 1.0, "a batch of 4 sends fewer prompt tokens per verdict"
     assert re.search(r"κ\(A, B\): SQL (0\.\d+), sklearn \1", text), "SQL and sklearn agree on κ"
     assert "needs a real model" in text
+
+
+def test_batched_and_single_kappa_on_gold_through_a_real_server(stub_server, tmp_path):
+    """The κ path of the batching bench, against a server that answers the gold consensus for most items."""
+    import json
+    import re as _re
+
+    from evals.bench.batching import kappa_on_gold
+    from judge.gold import load_gold
+    from judge.gold_splits import load_splits, select_split
+    from judge.prompt import fence
+    from judge.taxonomy import CATEGORY_CODES
+
+    root = Path(__file__).resolve().parents[1] / "gold_labels"
+    gold = select_split(load_gold(root / "gold.jsonl"), load_splits(root / "splits.json").splits, "test")
+    truth = {fence("RESPONSE", g.response): g.consensus for g in gold}
+    wrong_every = 5  # every 5th item gets a wrong answer, so κ is below 1 and the same for both judges
+    order = {k: n for n, k in enumerate(truth)}
+
+    def label_of(block: str) -> str:
+        key = _re.search(r"<<<RESPONSE>>>\n.*?\n<<<END RESPONSE>>>", block, _re.S).group(0)  # type: ignore[union-attr]
+        right = truth[key]
+        if order[key] % wrong_every:
+            return right
+        return CATEGORY_CODES[(CATEGORY_CODES.index(right) + 1) % len(CATEGORY_CODES)]
+
+    def responder(body: dict) -> str:
+        user = body["messages"][-1]["content"]
+        blocks = _re.findall(r"<<<ITEM (\d+)>>>(.*?)<<<END ITEM \1>>>", user, _re.S)
+        verdict = {"rationale": "oracle", "evidence": "", "confidence": 0.9}
+        if blocks:
+            return json.dumps({"verdicts": [{"index": int(i), "category": label_of(b), **verdict} for i, b in blocks]})
+        return json.dumps({"category": label_of(user), **verdict})
+
+    server = stub_server(responder)
+    rows = {r.judge: r for r in kappa_on_gold("openai/stub", server.base_url, None, [4], tmp_path,
+                                               gold=root / "gold.jsonl", splits=root / "splits.json")}
+    assert set(rows) == {"single", "batch k=4"}
+    for r in rows.values():
+        assert r.n == len(gold) and r.ok == len(gold)
+        assert 0.6 < r.kappa < 1.0
+    assert rows["single"].kappa == pytest.approx(rows["batch k=4"].kappa)
+    assert rows["batch k=4"].prompt_per_verdict < rows["single"].prompt_per_verdict
