@@ -17,10 +17,10 @@ from typing import Any
 
 import jinja2
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying
 
 from judge.injection import injection_evidence
-from judge.llm_judge import TransientError, _clean_error, _is_transient, _retry_after
+from judge.llm_judge import TransientError, _clean_error, classify_error, transport_retrying
 from judge.models import Item, JudgeOutput, Verdict
 from judge.prompt import fence, messages_hash
 from judge.resources import prompt_path
@@ -120,28 +120,15 @@ class BatchLLMJudge:
         kw.update(call_kwargs(s))
         return kw
 
-    def _retrying(self) -> AsyncRetrying:
-        s = self.settings
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            cause = exc.cause if isinstance(exc, TransientError) else exc
-            hinted = _retry_after(cause) if cause else None
-            delay = hinted if hinted is not None else s.backoff_s * (2 ** (state.attempt_number - 1))
-            return min(delay, s.backoff_max_s)
-
-        return AsyncRetrying(stop=stop_after_attempt(s.transport_retries + 1), wait=wait, reraise=True,
-                             retry=retry_if_exception(lambda e: isinstance(e, TransientError)))
-
     async def _call(self, kwargs: dict[str, Any]) -> tuple[Any, int]:
         attempts = 0
-        async for attempt in self._retrying():
+        async for attempt in AsyncRetrying(**transport_retrying(self.settings)):
             with attempt:
                 attempts += 1
                 try:
                     raw = await self.transport.acreate(**kwargs)
                 except Exception as e:  # noqa: BLE001 - classified here
-                    raise TransientError(e) if _is_transient(e) else e from e
+                    raise classify_error(e) from e
         return raw, attempts
 
     async def ajudge_many(self, items: list[Item]) -> list[Verdict]:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from aiolimiter import AsyncLimiter
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from judge.base import Judge, batch_judge_of
+from judge.base import Judge
+from judge.dispatch import judge_each
 from judge.exceptions import InputError
 from judge.models import Item, RunSummary, Verdict
 from judge.reader import read_items
@@ -123,10 +123,6 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     categories: Counter[str] = Counter()
     buffer: list[Verdict] = []
     last_flush = time.monotonic()
-    limiter = AsyncLimiter(rpm, 60) if rpm and processes <= 1 else None
-    queue: asyncio.Queue[Item | None] = asyncio.Queue()
-    for it in todo:
-        queue.put_nowait(it)
 
     def flush() -> None:
         nonlocal last_flush
@@ -150,31 +146,12 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
                 flush()
             bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(statuses.items())))
 
-        async def worker() -> None:
-            while True:
-                try:
-                    it = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                if limiter:
-                    async with limiter:
-                        v = await judge.ajudge(it)
-                else:
-                    v = await judge.ajudge(it)
-                record(v)
-
-        batcher = batch_judge_of(judge)
         try:
             if processes > 1 and len(todo) > 1:
                 judge_in_processes(judge, todo, processes=processes, concurrency=concurrency, rpm=rpm,
                                    on_verdict=record)
-            elif batcher is not None:
-                for start in range(0, len(todo), BATCH_CHUNK):
-                    for v in batcher.judge_batch(todo[start:start + BATCH_CHUNK]):
-                        record(v)
-                    await asyncio.sleep(0)
             else:
-                await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo) or 1)))))
+                await judge_each(judge, todo, concurrency=concurrency, rpm=rpm, chunk=BATCH_CHUNK, on_verdict=record)
         finally:
             flush()
     summary.status_counts = dict(statuses)

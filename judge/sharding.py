@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from judge.base import Judge, batch_judge_of
+from judge.base import Judge
+from judge.dispatch import judge_each
 from judge.exceptions import ConfigError
 from judge.models import Item, Verdict
 
@@ -26,10 +27,10 @@ _SEND_EVERY = 32
 _SEND_S = 0.2
 
 
-def check_picklable(judge: Judge) -> None:
-    """ConfigError unless the judge can be sent to a worker process."""
+def check_picklable(judge: Judge) -> bytes:
+    """The judge's pickle, to send to worker processes; ConfigError when it cannot be pickled."""
     try:
-        pickle.dumps(judge)
+        return pickle.dumps(judge)
     except Exception as e:  # noqa: BLE001 - any pickling failure means "not shardable"
         raise ConfigError(f"judge {judge.model!r} ({type(judge).__name__}) cannot run in several processes "
                           f"({type(e).__name__}: {e}); use processes=1") from e
@@ -37,39 +38,18 @@ def check_picklable(judge: Judge) -> None:
 
 async def _judge_share(judge: Judge, items: list[Item], concurrency: int, rpm: float | None,
                        send: Callable[[list[Verdict]], None]) -> None:
-    from aiolimiter import AsyncLimiter
-
-    batcher = batch_judge_of(judge)
-    if batcher is not None:
-        for start in range(0, len(items), _SEND_EVERY):
-            send(batcher.judge_batch(items[start:start + _SEND_EVERY]))
-        return
-    todo: asyncio.Queue[Item] = asyncio.Queue()
-    for it in items:
-        todo.put_nowait(it)
-    limiter = AsyncLimiter(rpm, 60) if rpm else None
     out: list[Verdict] = []
     last = time.monotonic()
 
-    async def worker() -> None:
+    def collect(v: Verdict) -> None:
         nonlocal last
-        while True:
-            try:
-                it = todo.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            if limiter:
-                async with limiter:
-                    v = await judge.ajudge(it)
-            else:
-                v = await judge.ajudge(it)
-            out.append(v)
-            if len(out) >= _SEND_EVERY or time.monotonic() - last >= _SEND_S:
-                send(out[:])
-                out.clear()
-                last = time.monotonic()
+        out.append(v)
+        if len(out) >= _SEND_EVERY or time.monotonic() - last >= _SEND_S:
+            send(out[:])
+            out.clear()
+            last = time.monotonic()
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
+    await judge_each(judge, items, concurrency=concurrency, rpm=rpm, chunk=_SEND_EVERY, on_verdict=collect)
     if out:
         send(out)
 
@@ -94,8 +74,7 @@ def _worker(payload: bytes, items: list[Item], concurrency: int, rpm: float | No
 def judge_in_processes(judge: Judge, items: list[Item], *, processes: int, concurrency: int,
                        rpm: float | None, on_verdict: Callable[[Verdict], None]) -> None:
     """Judge `items` in `processes` workers (concurrency and rpm are split between them); call `on_verdict`."""
-    check_picklable(judge)
-    payload = pickle.dumps(judge)
+    payload = check_picklable(judge)
     processes = max(1, min(processes, len(items)))
     shares = [items[k::processes] for k in range(processes)]
     ctx = mp.get_context("spawn")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -88,6 +89,19 @@ def check_db(db: Path) -> dict[str, str]:
     return {r[0]: r[1] for r in rows}
 
 
+def run_then_sigkill(args: list[str], env: dict[str, str], wait: Callable[[subprocess.Popen[str]], None]) -> None:
+    """Start a labelling child, let `wait` decide the moment, SIGKILL it, and reap it whatever happens."""
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait(proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_sigkill_at_random_moments_then_resume(stub_server, tmp_path):
     server = stub_server(responder, latency_s=0.03)
     items, db = tmp_path / "items.jsonl", tmp_path / "crash.duckdb"
@@ -96,22 +110,17 @@ def test_sigkill_at_random_moments_then_resume(stub_server, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     done_counts, wal_seen = [], False
     for kill_after in KILL_AFTER:
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(items), str(db), server.base_url], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            wanted = "STARTED" if kill_after == 0 else f"JUDGED {kill_after}"
+        wanted = "STARTED" if kill_after == 0 else f"JUDGED {kill_after}"
+
+        def after_wanted_line(proc: subprocess.Popen[str], wanted: str = wanted) -> None:
             for line in proc.stdout:  # type: ignore[union-attr]
                 if line.strip() == wanted:
                     break
             else:
                 pytest.fail(f"child ended before {wanted!r}")
             time.sleep(rng.uniform(0.0, 0.2))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+
+        run_then_sigkill([sys.executable, "-c", CHILD, str(items), str(db), server.base_url], env, after_wanted_line)
         wal_seen = wal_seen or Path(f"{db}.wal").exists()
         if db.exists():
             done_counts.append(len(check_db(db)))
@@ -152,19 +161,13 @@ def test_sigkill_of_a_sharded_run_stops_its_workers_and_resumes(stub_server, tmp
     write_items(items)
     script.write_text(SHARDED_CHILD, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    proc = subprocess.Popen([sys.executable, str(script), str(items), str(db), server.base_url], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
+    def workers_judging(proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "STARTED"
         deadline = time.monotonic() + 60
         while server.count < 20 and time.monotonic() < deadline:  # the workers are up and judging
             time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    run_then_sigkill([sys.executable, str(script), str(items), str(db), server.base_url], env, workers_judging)
     time.sleep(1.5)
     settled = server.count
     time.sleep(1.0)
