@@ -19,6 +19,7 @@ import jinja2
 from pydantic import ValidationError
 from tenacity import AsyncRetrying
 
+from judge.decoding import batch_schema_response_format
 from judge.injection import injection_evidence
 from judge.llm_judge import TransientError, _clean_error, classify_error, transport_retrying
 from judge.models import Item, JudgeOutput, Verdict
@@ -112,13 +113,19 @@ class BatchLLMJudge:
                 {"role": "user", "content": self._user.render(**ctx)}]
 
     # -- the call --------------------------------------------------------------------------------
-    def _kwargs(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+    def _kwargs(self, messages: list[dict[str, str]], items: list[Item]) -> dict[str, Any]:
         s = self.settings
         kw: dict[str, Any] = dict(model=s.model, messages=messages, temperature=s.temperature,
                                   max_tokens=s.max_tokens * self.k, timeout=s.timeout_s,
-                                  response_format={"type": "json_object"})
+                                  response_format=self._response_format(items))
         kw.update(call_kwargs(s))
         return kw
+
+    def _response_format(self, items: list[Item]) -> dict[str, Any]:
+        """JSON mode; with `schema_in_response_format`, the batch schema too (grammar-constrained servers)."""
+        if self.settings.schema_in_response_format:
+            return batch_schema_response_format([it.response for it in items])
+        return {"type": "json_object"}
 
     async def _call(self, kwargs: dict[str, Any]) -> tuple[Any, int]:
         attempts = 0
@@ -137,7 +144,7 @@ class BatchLLMJudge:
             raise ValueError(f"a batch holds 1..{self.k} items, got {len(items)}")
         messages = self.messages(items)
         mhash, t0, calls = messages_hash(messages), time.perf_counter(), 0
-        kwargs = self._kwargs(messages)
+        kwargs = self._kwargs(messages, items)
         usage_p = usage_c = 0
         cost: float | None = None
         outcome: list[JudgeOutput | str] | None = None

@@ -65,3 +65,25 @@ def verdict_decoding_schema(response: str | None = None) -> dict[str, Any]:
 def schema_response_format(response: str | None = None) -> dict[str, Any]:
     """OpenAI-style response_format carrying the decoding schema (llama-cpp-python's server turns it into a grammar)."""
     return {"type": "json_object", "schema": verdict_decoding_schema(response)}
+
+
+def batch_decoding_schema(responses: list[str]) -> dict[str, Any]:
+    """The batch answer's schema: {"verdicts": [...]} with exactly one entry per item, in item order.
+
+    Entry i has `index` fixed to i (1-based) and the verdict fields of `verdict_decoding_schema`, its evidence
+    limited to item i's own clauses, so a constrained decoder can neither skip, repeat nor cross-quote items.
+    """
+    entries = []
+    for i, response in enumerate(responses, start=1):
+        entry = verdict_decoding_schema(response)
+        entry["properties"] = {"index": {"const": i}, **entry["properties"]}
+        entry["required"] = ["index", *entry["required"]]
+        entries.append(entry)
+    return {"type": "object", "properties": {"verdicts": {"type": "array", "prefixItems": entries,
+                                                           "minItems": len(entries), "maxItems": len(entries)}},
+            "required": ["verdicts"]}
+
+
+def batch_schema_response_format(responses: list[str]) -> dict[str, Any]:
+    """OpenAI-style response_format carrying `batch_decoding_schema` (a grammar for llama-cpp-python's server)."""
+    return {"type": "json_object", "schema": batch_decoding_schema(responses)}

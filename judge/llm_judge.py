@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import os
 import sys
@@ -23,6 +22,7 @@ from judge.injection import injection_evidence  # noqa: E402
 from judge.models import Item, JudgeOutput, Verdict  # noqa: E402
 from judge.prompt import PromptTemplate, load_prompt, messages_hash  # noqa: E402
 from judge.settings import JudgeSettings, make_judge_id  # noqa: E402
+from judge.structured import StructuredCall  # noqa: E402
 from judge.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
 from judge.transport import call_kwargs, make_transport  # noqa: E402
 
@@ -104,32 +104,6 @@ def transport_retrying(settings: JudgeSettings) -> dict[str, Any]:
     )
 
 
-class ValidationContext(dict[str, Any]):
-    """Context for validating the judge's answer only.
-
-    Instructor renders every message as a Jinja template whenever a non-empty context is passed; the messages
-    hold untrusted response text, which must reach the model verbatim (`{{ ... }}` in a response would
-    otherwise be evaluated, and could even forge the closing fence). A falsy context skips that rendering
-    while pydantic validators still receive it.
-    """
-
-    def __bool__(self) -> bool:
-        return False
-
-
-def _answer_model() -> type[JudgeOutput]:
-    """JudgeOutput wrapped for Instructor once, with its JSON schema computed once (Instructor asks every call)."""
-    model = instructor.openai_schema(JudgeOutput)
-    schema = model.model_json_schema()
-    compute = model.model_json_schema
-
-    def model_json_schema(cls: type, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return compute(*args, **kwargs) if args or kwargs else copy.deepcopy(schema)
-
-    model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
-    return model
-
-
 def _clean_error(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text.replace("\n", " ")[:2000]
@@ -152,10 +126,8 @@ class LLMJudge:
             raise ValueError("schema_in_response_format needs mode json, md_json or json_schema, not tools")
         if settings.mode == "tools":
             import mcp  # noqa: F401  - litellm's tools path imports it
-        self._response_model = _answer_model()
         self.transport = make_transport(settings)
-        self._aclient = instructor.from_litellm(self.transport.acreate, mode=mode)
-        self._client = instructor.from_litellm(self.transport.create, mode=mode)
+        self._call = StructuredCall(JudgeOutput, mode)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as settings, prompt and taxonomy (clients and HTTP sessions are rebuilt in the other process)."""
@@ -173,13 +145,11 @@ class LLMJudge:
         """The chat messages sent for an item."""
         return self.prompt.render(item, self.taxonomy, self.settings.category_order)
 
-    def _kwargs(self, item: Item, messages: list[dict[str, str]]) -> dict[str, Any]:
+    def _request(self, item: Item) -> dict[str, Any]:
+        """The chat request's arguments besides the messages."""
         s = self.settings
-        kw: dict[str, Any] = dict(
-            model=s.model, messages=messages, response_model=self._response_model, max_retries=s.max_retries,
-            context=ValidationContext(response=item.response), temperature=s.temperature, max_tokens=s.max_tokens,
-            timeout=s.timeout_s,
-        )
+        kw: dict[str, Any] = dict(model=s.model, temperature=s.temperature, max_tokens=s.max_tokens,
+                                  timeout=s.timeout_s)
         if s.schema_in_response_format:
             # extra_body is merged into the HTTP body last, so it replaces the mode's own response_format
             kw["extra_body"] = {"response_format": schema_response_format(item.response)}
@@ -230,13 +200,14 @@ class LLMJudge:
         """Judge one item asynchronously."""
         messages = self.messages(item)
         mhash, t0, attempts = messages_hash(messages), time.perf_counter(), 0
-        kwargs = self._kwargs(item, messages)
+        request, context = self._request(item), {"response": item.response}
         try:
             async for attempt in AsyncRetrying(**self._retrying_kwargs()):
                 with attempt:
                     attempts += 1
                     try:
-                        out, raw = await self._aclient.chat.completions.create_with_completion(**kwargs)
+                        out, raw = await self._call.acreate(self.transport.acreate, messages, context,
+                                                            self.settings.max_retries, **request)
                     except Exception as e:  # noqa: BLE001 - classified below
                         raise self._classify(e) from e
             return self._ok(item, out, raw, mhash, t0, attempts)
@@ -249,13 +220,14 @@ class LLMJudge:
         """Judge one item synchronously."""
         messages = self.messages(item)
         mhash, t0, attempts = messages_hash(messages), time.perf_counter(), 0
-        kwargs = self._kwargs(item, messages)
+        request, context = self._request(item), {"response": item.response}
         try:
             for attempt in Retrying(**self._retrying_kwargs()):
                 with attempt:
                     attempts += 1
                     try:
-                        out, raw = self._client.chat.completions.create_with_completion(**kwargs)
+                        out, raw = self._call.create(self.transport.create, messages, context,
+                                                     self.settings.max_retries, **request)
                     except Exception as e:  # noqa: BLE001 - classified below
                         raise self._classify(e) from e
             return self._ok(item, out, raw, mhash, t0, attempts)

@@ -20,7 +20,6 @@ from judge.item_score import RecallOutcome
 from judge.llm_judge import (
     _MODES,
     TransientError,
-    ValidationContext,
     _clean_error,
     _is_transient,
     _root,
@@ -110,8 +109,7 @@ class LLMRecallJudge:
     """Method name in `score_method` for recalls the fallback judge supplied."""
 
     def __init__(self, settings: JudgeSettings, fallback: RecallJudge | None = None) -> None:
-        import instructor
-
+        from judge.structured import StructuredCall
         from judge.transport import make_transport
 
         mode = _MODES.get(settings.mode)
@@ -124,7 +122,7 @@ class LLMRecallJudge:
         self.fallback = fallback or BigramRecallJudge()
         self.judge_id = make_judge_id(self.identity())
         self.transport = make_transport(settings)
-        self._client = instructor.from_litellm(self.transport.create, mode=mode)
+        self._call = StructuredCall(RecallAnswer, mode)
 
     def identity(self) -> dict[str, object]:
         """What defines this judge's recalls (no secrets, no endpoint): model, prompt version, decoding."""
@@ -132,28 +130,24 @@ class LLMRecallJudge:
         return {"kind": "recall", "model": s.model, "prompt_version": PROMPT_VERSION, "temperature": s.temperature,
                 "max_tokens": s.max_tokens, "mode": s.mode}
 
-    def _kwargs(self, points: list[str], response: str, question: str | None) -> dict[str, Any]:
+    def _request(self) -> dict[str, Any]:
         s = self.settings
-        kw: dict[str, Any] = dict(
-            model=s.model, messages=recall_messages(points, response, question), response_model=RecallAnswer,
-            max_retries=s.max_retries, context=ValidationContext(n_points=len(points)), temperature=s.temperature,
-            max_tokens=s.max_tokens, timeout=s.timeout_s,
-        )
-        kw.update(call_kwargs(s))
-        return kw
+        return dict(model=s.model, temperature=s.temperature, max_tokens=s.max_tokens, timeout=s.timeout_s,
+                    **call_kwargs(s))
 
     def assess(self, points: list[str], response: str, question: str | None = None) -> RecallOutcome:
         """Recall = covered points / points by the LLM; the fallback judge's recall, marked as such, on failure."""
         if not points:
             raise ValueError("no answer points to recall")
-        kwargs = self._kwargs(points, response, question)
+        messages, request = recall_messages(points, response, question), self._request()
         attempts = 0
         try:
             for attempt in Retrying(**transport_retrying(self.settings)):
                 with attempt:
                     attempts += 1
                     try:
-                        answer: RecallAnswer = self._client.chat.completions.create(**kwargs)
+                        answer, _ = self._call.create(self.transport.create, messages, {"n_points": len(points)},
+                                                      self.settings.max_retries, **request)
                     except Exception as e:  # noqa: BLE001 - classified: transient errors are retried
                         raise classify_error(e) from e
         except Exception as e:  # noqa: BLE001 - any failure falls back, with the reason kept

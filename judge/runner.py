@@ -19,6 +19,7 @@ from judge.models import Item, RunSummary, Verdict
 from judge.reader import read_items
 from judge.sharding import check_picklable, judge_in_processes
 from judge.store import Store
+from judge.verdict_writer import VerdictWriter
 
 Source = str | Path | pd.DataFrame | Iterable[Item | InputError]
 BATCH_CHUNK = 256
@@ -121,39 +122,31 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
         todo = todo[:limit]
     statuses: Counter[str] = Counter({"failed": len(errors)} if errors else {})
     categories: Counter[str] = Counter()
-    buffer: list[Verdict] = []
-    last_flush = time.monotonic()
-
-    def flush() -> None:
-        nonlocal last_flush
-        if buffer:
-            st.write_verdicts(buffer, run_id)
-            buffer.clear()
-        last_flush = time.monotonic()
+    sharded = processes > 1 and len(todo) > 1
+    # worker processes block this loop while the parent collects their verdicts: write inline there
+    writer = VerdictWriter(st, run_id, batch_size, flush_s, threaded=not sharded)
 
     with _progress(progress) as bar:
         task = bar.add_task("label", total=len(todo), stat="")
 
         def record(v: Verdict) -> None:
-            buffer.append(v)
+            writer.add(v)
             statuses[v.status] += 1
             if v.category and v.status == "ok":
                 categories[v.category] += 1
             summary.prompt_tokens += v.prompt_tokens or 0
             summary.completion_tokens += v.completion_tokens or 0
             summary.cost_usd += v.cost_usd or 0.0
-            if len(buffer) >= batch_size or time.monotonic() - last_flush >= flush_s:
-                flush()
             bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(statuses.items())))
 
         try:
-            if processes > 1 and len(todo) > 1:
+            if sharded:
                 judge_in_processes(judge, todo, processes=processes, concurrency=concurrency, rpm=rpm,
                                    on_verdict=record)
             else:
                 await judge_each(judge, todo, concurrency=concurrency, rpm=rpm, chunk=BATCH_CHUNK, on_verdict=record)
         finally:
-            flush()
+            await writer.aclose()
     summary.status_counts = dict(statuses)
     summary.category_counts = dict(categories)
     summary.wall_s = time.perf_counter() - t0

@@ -41,6 +41,7 @@ def test_batched_and_single_kappa_on_gold_through_a_real_server(stub_server, tmp
     from judge.gold import load_gold
     from judge.gold_splits import load_splits, select_split
     from judge.prompt import fence
+    from judge.settings import JudgeSettings
     from judge.taxonomy import CATEGORY_CODES
 
     root = Path(__file__).resolve().parents[1] / "gold_labels"
@@ -65,8 +66,9 @@ def test_batched_and_single_kappa_on_gold_through_a_real_server(stub_server, tmp
         return json.dumps({"category": label_of(user), **verdict})
 
     server = stub_server(responder)
-    rows = {r.judge: r for r in kappa_on_gold("openai/stub", server.base_url, None, [4], tmp_path,
-                                               gold=root / "gold.jsonl", splits=root / "splits.json")}
+    settings = JudgeSettings(model="openai/stub", api_base=server.base_url)
+    rows = {r.judge: r for r in kappa_on_gold(settings, [4], tmp_path, gold=root / "gold.jsonl",
+                                               splits=root / "splits.json")}
     assert set(rows) == {"single", "batch k=4"}
     for r in rows.values():
         assert r.n == len(gold) and r.ok == len(gold)

@@ -197,7 +197,7 @@ def test_cli_recall_model(tmp_path, stub_server) -> None:
     assert "offline recall" in r.output and "1 open answer" in r.output  # the fallback is announced
     assert db_rows(db, "SELECT score_method, count(*) FROM items GROUP BY ALL ORDER BY 1") == [
         ("open:no_reference", 1), ("open:recall:llm", 2), ("open:recall:offline_fallback", 1)]
-    assert server.headers[0]["Authorization"] == "Bearer sk-no-key"
+    assert server.headers[0]["authorization"] == "Bearer sk-no-key"
 
 
 def test_cli_without_recall_model_stays_offline(tmp_path) -> None:

@@ -8,7 +8,7 @@ all message text, so the ratios are about text sent, not a particular tokenizer;
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from judge.batch_judge import BatchLLMJudge
@@ -60,12 +60,18 @@ class KappaRow:
     ok: int
     kappa: float | None
     prompt_per_verdict: float
+    status_counts: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
 
 
-def kappa_on_gold(model: str, api_base: str | None, api_key: str | None, ks: list[int], workdir: Path,
+def kappa_on_gold(settings: JudgeSettings, ks: list[int], workdir: Path,
                   gold: Path = Path("gold_labels/gold.jsonl"), splits: Path = Path("gold_labels/splits.json"),
-                  split: str = "test", concurrency: int = 8) -> list[KappaRow]:
-    """κ of the single and the batch judges against the gold consensus on `split` (needs a real model)."""
+                  split: str = "test", concurrency: int = 8, progress: bool = False) -> list[KappaRow]:
+    """κ of the single and the batch judges (same settings) against the gold consensus on `split`.
+
+    Needs a real model. With `settings.schema_in_response_format` (local llama.cpp models) both judges decode
+    under their JSON schema: the single verdict's, or the batch's one-entry-per-item schema.
+    """
     from judge.gold import load_gold
     from judge.gold_splits import load_splits, select_split
     from judge.metrics import cohen_kappa
@@ -77,14 +83,25 @@ def kappa_on_gold(model: str, api_base: str | None, api_key: str | None, ks: lis
     items = [g.to_item() for g in chosen]
     out = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        judges = [("single", LLMJudge(_settings(model, api_base, api_key)))]
-        judges += [(f"batch k={k}", BatchLLMJudge(_settings(model, api_base, api_key), k=k)) for k in ks]
+        judges = [("single", LLMJudge(settings))]
+        judges += [(f"batch k={k}", BatchLLMJudge(settings, k=k)) for k in ks]
         for name, judge in judges:
             db = Path(tmp) / f"{name.replace(' ', '_')}.duckdb"
-            s = label(items, store=db, judge=judge, concurrency=concurrency, progress=False)
+            s = label(items, store=db, judge=judge, concurrency=concurrency, progress=progress)
             with Store.readonly(db) as st:
                 _, rows = st.query("SELECT item_id, category FROM verdicts WHERE status = 'ok'")
             pairs = [(truth[i], c) for i, c in rows if i in truth]
             kappa = cohen_kappa([p[0] for p in pairs], [p[1] for p in pairs]) if len(pairs) > 1 else None
-            out.append(KappaRow(name, len(items), len(pairs), kappa, s.prompt_tokens / max(1, len(items))))
+            out.append(KappaRow(name, len(items), len(pairs), kappa, s.prompt_tokens / max(1, len(items)),
+                                dict(s.status_counts), s.wall_s))
     return out
+
+
+def gold_settings(model: str, api_base: str | None, api_key: str | None) -> JudgeSettings:
+    """Judge settings for the κ runs: `local` / `local:/path.gguf` start (or reuse) the llama.cpp server."""
+    if model == "local" or model.startswith("local:"):
+        from judge.local_llm import ensure_server, local_settings, resolve_gguf
+
+        server = ensure_server(resolve_gguf(model))
+        return local_settings(server.model, server.api_base)
+    return _settings(model, api_base, api_key)

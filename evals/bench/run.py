@@ -33,7 +33,7 @@ def _ratio(a: float, b: float) -> str:
 
 
 def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, workdir: Path, shard: bool = True,
-                    stub: str = "asyncio") -> None:
+                    stub: str = "raw") -> None:
     from evals.bench.stub import StubProcess
     from evals.bench.throughput import (
         bench_dspy,
@@ -89,7 +89,7 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
 
 def part_batching(rep: Report, n: int, ks: list[int], concurrency: int, workdir: Path, model: str | None,
                   api_base: str | None, api_key: str | None) -> None:
-    from evals.bench.batching import bench_tokens, kappa_on_gold
+    from evals.bench.batching import bench_tokens, gold_settings, kappa_on_gold
     from evals.bench.stub import StubProcess
 
     items = make_items(n)
@@ -100,10 +100,13 @@ def part_batching(rep: Report, n: int, ks: list[int], concurrency: int, workdir:
               ["judge", "verdicts", "ok", "prompt tokens/verdict", "vs single", "completion tokens/verdict"],
               [[r.judge, r.n, r.ok, f"{r.prompt_per_verdict:.0f}", f"{r.prompt_per_verdict / single:.2f}",
                 f"{r.completion_per_verdict:.0f}"] for r in rows])
-    if model and api_base:
-        krows = kappa_on_gold(model, api_base, api_key, ks, workdir)
-        rep.table(f"κ on the gold test split with {model}", ["judge", "items", "ok", "κ", "prompt tokens/verdict"],
-                  [[r.judge, r.n, r.ok, "n/a" if r.kappa is None else f"{r.kappa:.3f}", f"{r.prompt_per_verdict:.0f}"]
+    if model and (api_base or model == "local" or model.startswith("local:")):
+        settings = gold_settings(model, api_base, api_key)
+        krows = kappa_on_gold(settings, ks, workdir, concurrency=1 if settings.schema_in_response_format else 8)
+        rep.table(f"κ on the gold test split with {settings.model}",
+                  ["judge", "items", "ok", "needs_review", "failed", "κ", "prompt tokens/verdict", "wall s"],
+                  [[r.judge, r.n, r.ok, r.status_counts.get("needs_review", 0), r.status_counts.get("failed", 0),
+                    "n/a" if r.kappa is None else f"{r.kappa:.3f}", f"{r.prompt_per_verdict:.0f}", f"{r.wall_s:.0f}"]
                    for r in krows])
     else:
         rep.note("κ of batched vs single judging on the gold test split needs a real model: run with "
@@ -153,11 +156,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                    "(default 1000,3000; quick 40)")
     p.add_argument("--latency", type=float, default=0.05, help="stub server latency in seconds (default 0.05)")
     p.add_argument("--concurrency", type=int, default=64, help="concurrent calls (default 64)")
-    p.add_argument("--stub", choices=("asyncio", "threaded"), default="asyncio",
-                   help="throughput stub server: aiohttp on one event loop (default) or the tests' threaded server")
+    p.add_argument("--stub", choices=("raw", "asyncio", "threaded"), default="raw",
+                   help="throughput stub server: a minimal asyncio HTTP/1.1 server (default), aiohttp, or the "
+                        "tests' threaded server")
     p.add_argument("--rows", type=int, help="items for the DuckDB part (default 1,000,000; quick 5,000)")
     p.add_argument("--ks", default="4,8,16", help="batch sizes for the batching part (default 4,8,16)")
-    p.add_argument("--model", help="a real litellm model for κ on the gold test split")
+    p.add_argument("--model", help="a real litellm model for κ on the gold test split; 'local' or "
+                                   "'local:/path/model.gguf' for a llama.cpp model with schema-constrained decoding")
     p.add_argument("--api-base", help="its OpenAI-compatible base URL")
     p.add_argument("--api-key", default=os.environ.get("MEDJUDGE_API_KEY"), help="its API key (never written)")
     p.add_argument("--out", type=Path, help="write the results as Markdown here (default: only print)")

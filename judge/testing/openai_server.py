@@ -41,6 +41,8 @@ class Reply:
     """Usage to report; estimated from the request when None."""
     completion_tokens: int | None = None
     """Usage to report; estimated from the content when None."""
+    finish_reason: str = "stop"
+    """Why the model stopped: "stop", or "length" for an answer cut at max_tokens."""
 
 
 Responder = Callable[[dict[str, Any]], "Reply | Fault | str"]
@@ -89,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, '{"error": {"message": "invalid JSON body"}}')
             return
         stub = self.server.stub
-        stub._record(body, dict(self.headers))
+        stub._record(body, {k.lower(): v for k, v in self.headers.items()})  # header names are case-insensitive
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, '{"error": {"message": "not found"}}')
             return
@@ -120,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
             "created": int(time.time()),
             "model": body.get("model", "stub"),
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": out.content}, "finish_reason": "stop"}
+                {"index": 0, "message": {"role": "assistant", "content": out.content}, "finish_reason": out.finish_reason}
             ],
             "usage": {
                 "prompt_tokens": prompt_tokens,
@@ -163,6 +165,7 @@ class OpenAIStubServer:
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        """Request headers, names lower-cased."""
         self.keep_requests = True
         self._lock = threading.Lock()
         self.count = 0
