@@ -25,8 +25,9 @@ ApiKeyOpt = Annotated[str | None, typer.Option("--api-key", envvar="MEDJUDGE_API
                                                help="API key (or set MEDJUDGE_API_KEY / the provider's own variable). "
                                                     "Never stored.")]
 TransportOpt = Annotated[str, typer.Option(
-    "--transport", help="How LLM calls travel: 'litellm' (any provider) or 'direct' (a pooled HTTP client for an "
-                        "OpenAI-compatible --api-base such as vLLM or llama.cpp; several times less client CPU).")]
+    "--transport", help="How LLM calls travel: 'direct' (a pooled HTTP client for an OpenAI-compatible --api-base "
+                        "such as vLLM or llama.cpp; several times less client CPU), 'litellm' (any provider), or "
+                        "'auto': direct for openai/... models with --api-base, litellm otherwise.")]
 PromptOpt = Annotated[str | None, typer.Option("--prompt", help="Prompt template file (default prompts/judge_v1.md).")]
 
 
@@ -46,7 +47,7 @@ def label(
     api_base: ApiBaseOpt = None,
     api_key: ApiKeyOpt = None,
     prompt: PromptOpt = None,
-    transport: TransportOpt = "litellm",
+    transport: TransportOpt = "auto",
     concurrency: Annotated[int, typer.Option(help="Concurrent judge calls.", min=1)] = 8,
     processes: Annotated[int, typer.Option(help="Worker processes judging in parallel (for a CPU-bound client, "
                                                 "e.g. a fast self-hosted endpoint); concurrency and rpm are "

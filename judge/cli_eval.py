@@ -23,7 +23,7 @@ def calibrate_cmd(
     api_base: ApiBaseOpt = None,
     api_key: ApiKeyOpt = None,
     prompt: PromptOpt = None,
-    transport: TransportOpt = "litellm",
+    transport: TransportOpt = "auto",
     probe_order: Annotated[int, typer.Option("--probe-order", help="Also run the judge with the category list in N "
                                              "orders and report the flip rate (LLM judges).")] = 0,
     db: DbOpt = Path("medjudge.duckdb"),

@@ -130,5 +130,7 @@ class RunSummary(BaseModel):
     """Known cost in USD."""
     wall_s: float = 0.0
     """Wall time in seconds."""
+    worker_cpu_s: float = 0.0
+    """CPU seconds used by worker processes (runs with processes > 1; this process's own CPU is not included)."""
     input_errors: list[str] = Field(default_factory=list)
     """Line-numbered input errors (also stored as failed verdicts)."""

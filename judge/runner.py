@@ -141,8 +141,8 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
 
         try:
             if sharded:
-                judge_in_processes(judge, todo, processes=processes, concurrency=concurrency, rpm=rpm,
-                                   on_verdict=record)
+                summary.worker_cpu_s = judge_in_processes(judge, todo, processes=processes, concurrency=concurrency,
+                                                          rpm=rpm, on_verdict=record)
             else:
                 await judge_each(judge, todo, concurrency=concurrency, rpm=rpm, chunk=BATCH_CHUNK, on_verdict=record)
         finally:

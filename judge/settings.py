@@ -42,8 +42,9 @@ class JudgeSettings(BaseModel):
     """Longest backoff (also caps Retry-After)."""
     category_order: list[str] | None = None
     """Present the categories in this order (robustness probes)."""
-    transport: Literal["litellm", "direct"] = "litellm"
-    """How calls reach the model: litellm (any provider) or direct (pooled HTTP to an OpenAI-compatible api_base)."""
+    transport: Literal["auto", "litellm", "direct"] = "auto"
+    """How calls reach the model: litellm (any provider), direct (pooled HTTP to an OpenAI-compatible api_base), or
+    auto: direct for an OpenAI-compatible model string (openai/..., hosted_vllm/...) with an api_base, else litellm."""
     schema_in_response_format: bool = False
     """Send the verdict JSON schema as response_format={"type": "json_object", "schema": ...} (llama.cpp grammar)."""
 

@@ -37,7 +37,7 @@ from judge.exceptions import (  # noqa: E402
 )
 from judge.settings import JudgeSettings  # noqa: E402
 
-TRANSPORTS = ("litellm", "direct")
+TRANSPORTS = ("auto", "litellm", "direct")
 # litellm provider prefixes that mean "an OpenAI-compatible server": the direct transport strips them
 _OPENAI_COMPATIBLE = ("openai/", "hosted_vllm/", "openai_like/", "custom_openai/", "lm_studio/", "llamafile/",
                       "vllm/")
@@ -275,17 +275,27 @@ class DirectTransport:
             self._sync = None
 
 
+def resolve_transport(settings: JudgeSettings) -> str:
+    """The transport that `settings` mean: "auto" is direct for an OpenAI-compatible model string with an api_base
+    (litellm would only forward the request to it), litellm for everything else (hosted providers, ollama, ...)."""
+    if settings.transport != "auto":
+        return settings.transport
+    compatible = settings.model.startswith(_OPENAI_COMPATIBLE) and settings.mode != "tools"
+    return "direct" if settings.api_base and compatible else "litellm"
+
+
 def make_transport(settings: JudgeSettings) -> Transport:
-    """The transport named by `settings.transport`."""
-    if settings.transport == "litellm":
+    """The transport `settings` mean (see `resolve_transport`)."""
+    name = resolve_transport(settings)
+    if name == "litellm":
         return LitellmTransport()
-    if settings.transport == "direct":
+    if name == "direct":
         return DirectTransport(settings)
     raise ConfigError(f"unknown transport {settings.transport!r}; choose from {', '.join(TRANSPORTS)}")
 
 
 def call_kwargs(settings: JudgeSettings) -> dict[str, Any]:
     """Per-call arguments the transport needs besides the request: litellm's endpoint, key and retry switch."""
-    if settings.transport == "litellm":
+    if resolve_transport(settings) == "litellm":
         return {"num_retries": 0, **settings.endpoint_kwargs()}
     return {}

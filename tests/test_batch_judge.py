@@ -91,7 +91,7 @@ def test_unparseable_answer_is_reasked_then_needs_review(stub_server):
 def test_transport_failures_fail_the_batch_after_retries(stub_server):
     server = stub_server(lambda body: Fault(500))
     vs = asyncio.run(BatchLLMJudge(settings(server, transport_retries=2), k=2).ajudge_many(load_items()[:2]))
-    assert [v.status for v in vs] == ["failed"] * 2 and all("InternalServerError" in v.error for v in vs)
+    assert [v.status for v in vs] == ["failed"] * 2 and all("500" in v.error for v in vs)
     assert server.count == 3
 
 
@@ -123,3 +123,20 @@ def test_label_runs_through_the_batch_judge_with_fewer_prompt_tokens(stub_server
                    progress=False)
     assert single.status_counts == {"ok": 20}
     assert batch.prompt_tokens < single.prompt_tokens / 2
+
+
+def test_schema_mode_sends_the_batch_schema_for_exactly_these_items(stub_server):
+    server = stub_server(answer_by_marker)
+    items = marked(3)
+    j = BatchLLMJudge(settings(server, schema_in_response_format=True), k=4)
+    vs = asyncio.run(j.ajudge_many(items))
+    assert [v.status for v in vs] == ["ok"] * 3
+    fmt = server.requests[0]["response_format"]
+    entries = fmt["schema"]["properties"]["verdicts"]["prefixItems"]
+    assert fmt["type"] == "json_object" and len(entries) == 3
+    assert [e["properties"]["index"]["const"] for e in entries] == [1, 2, 3]
+    for entry_schema, item in zip(entries, items, strict=True):
+        assert all(q in item.response for q in entry_schema["properties"]["evidence"]["enum"])
+    plain = stub_server(answer_by_marker)
+    asyncio.run(BatchLLMJudge(settings(plain), k=4).ajudge_many(items))
+    assert plain.requests[0]["response_format"] == {"type": "json_object"}

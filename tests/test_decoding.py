@@ -8,14 +8,17 @@ import json
 import jsonschema
 import pytest
 
+from judge.batch_judge import validate_entries
 from judge.decoding import (
     QUOTE_MAX_CHARS,
     RATIONALE_MAX_CHARS,
+    batch_decoding_schema,
+    batch_schema_response_format,
     quote_candidates,
     schema_response_format,
     verdict_decoding_schema,
 )
-from judge.models import JudgeOutput
+from judge.models import Item, JudgeOutput
 from judge.taxonomy import CATEGORY_CODES
 
 
@@ -91,3 +94,40 @@ def test_llama_cpp_compiles_the_schema_into_a_grammar(items):
     for item in items:
         grammar = LlamaGrammar.from_json_schema(json.dumps(verdict_decoding_schema(item.response)), verbose=False)
         assert "evidence-kv" in grammar._grammar
+
+
+def test_batch_schema_admits_exactly_one_valid_entry_per_item_in_order():
+    items = [Item(item_id=f"b{i}", question="问", response=r)
+             for i, r in enumerate(["头痛三天。建议布洛芬。", "发热，咳嗽。", "血压升高，需复查。"])]
+    schema = batch_decoding_schema([it.response for it in items])
+    entries = [{"index": i, **_answer(evidence=quote_candidates(it.response)[0])} for i, it in enumerate(items, 1)]
+    jsonschema.validate({"verdicts": entries}, schema)
+    assert all(isinstance(o, JudgeOutput) for o in validate_entries(items, entries))
+    rejected = {
+        "an item skipped": entries[:2],
+        "one entry too many": [*entries, entries[0]],
+        "out of order": [entries[1], entries[0], entries[2]],
+        "another item's quote": [{**entries[0], "evidence": "发热，"}, *entries[1:]],
+        "an unknown category": [{**entries[0], "category": "wrong_answer"}, *entries[1:]],
+    }
+    for reason, verdicts in rejected.items():
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"verdicts": verdicts}, schema)
+            pytest.fail(f"admitted: {reason}")
+
+
+def test_batch_response_format_carries_the_batch_schema(items):
+    fmt = batch_schema_response_format([it.response for it in items[:2]])
+    assert fmt["type"] == "json_object"
+    assert fmt["schema"] == batch_decoding_schema([it.response for it in items[:2]])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_llama_cpp_compiles_the_batch_schema_into_a_grammar(items):
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    grammar = LlamaGrammar.from_json_schema(json.dumps(batch_decoding_schema([it.response for it in items[:4]])),
+                                            verbose=False)
+    for i in range(4):
+        assert f"verdicts-tuple-{i}-evidence-kv" in grammar._grammar
+    assert "verdicts-tuple-4" not in grammar._grammar

@@ -85,7 +85,7 @@ def test_server_errors_are_retried_then_fall_back(stub_server) -> None:
     out = make(server, transport_retries=2).assess(POINTS, RESPONSE)
     assert server.count == 3
     assert (out.recall, out.method) == (2 / 3, "offline_fallback")
-    assert "InternalServerError" in out.note and "3 attempt(s)" in out.note
+    assert "HTTP 500" in out.note and "3 attempt(s)" in out.note
 
 
 def test_transient_error_then_success_is_an_llm_recall(stub_server) -> None:
@@ -164,7 +164,7 @@ def test_score_outputs_with_llm_recall(tmp_path, stub_server) -> None:
     # id 3 falls back to offline: 物理降温 shares no bigram with 服用退烧药, 必要时使用退热药 one of 7 (用退) -> 0/2
     correct, score, method, note = got[(3, "问题3")]
     assert (correct, score, method) == (False, 0.0, "open:recall:offline_fallback")
-    assert "BadRequestError" in note
+    assert "HTTP 400" in note
     assert got[(4, "问题4")] == (None, None, "open:no_reference", None)
     # the fixture's own open answers have no reference, and choice items are scored as without an LLM
     assert db_rows(db, "SELECT count(*) FROM items WHERE model = 'model-a' AND task = 'MedSpeQA' "
@@ -197,7 +197,7 @@ def test_cli_recall_model(tmp_path, stub_server) -> None:
     assert "offline recall" in r.output and "1 open answer" in r.output  # the fallback is announced
     assert db_rows(db, "SELECT score_method, count(*) FROM items GROUP BY ALL ORDER BY 1") == [
         ("open:no_reference", 1), ("open:recall:llm", 2), ("open:recall:offline_fallback", 1)]
-    assert server.headers[0]["authorization"] == "Bearer sk-no-key"
+    assert "authorization" not in server.headers[0], "no key given: none is sent to the keyless local server"
 
 
 def test_cli_without_recall_model_stays_offline(tmp_path) -> None:

@@ -71,7 +71,7 @@ def test_failures_are_rows_and_are_retried_on_rerun(tmp_path, stub_server):
     s = label(FIXTURES / "items_small.jsonl", store=db, judge=judge, progress=False)
     assert s.status_counts == {"ok": 5, "failed": 1}
     failed = rows(db, "SELECT item_id, error FROM verdicts WHERE status = 'failed'")
-    assert failed[0][0] == "t6" and "ServiceUnavailable" in failed[0][1]
+    assert failed[0][0] == "t6" and "HTTP 503" in failed[0][1]
     state["down"] = False
     s2 = label(FIXTURES / "items_small.jsonl", store=db, judge=judge, progress=False)
     assert s2.n_skipped == 5 and s2.status_counts == {"ok": 1}

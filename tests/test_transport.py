@@ -17,7 +17,15 @@ from judge.models import Item
 from judge.runner import label
 from judge.settings import JudgeSettings
 from judge.testing import Fault, Reply, verdict_json
-from judge.transport import DirectTransport, http_error, make_transport, token_prices, wire_model
+from judge.transport import (
+    DirectTransport,
+    call_kwargs,
+    http_error,
+    make_transport,
+    resolve_transport,
+    token_prices,
+    wire_model,
+)
 
 
 def direct(server, model: str = "openai/stub", **kw) -> LLMJudge:  # type: ignore[no-untyped-def]
@@ -136,3 +144,18 @@ def test_many_concurrent_items_each_get_their_own_answer(stub_server, tmp_path):
     assert s.status_counts == {"ok": 120}
     got = dict(db_rows(tmp_path / "c.duckdb", "SELECT item_id, category FROM verdicts"))
     assert got == {f"c{i}": codes[i % 4] for i in range(120)}
+
+
+@pytest.mark.parametrize(("model", "api_base", "mode", "want"), [
+    ("openai/Qwen2.5-7B-Instruct", "http://127.0.0.1:8000/v1", "json", "direct"),
+    ("hosted_vllm/qwen", "http://127.0.0.1:8000/v1", "json_schema", "direct"),
+    ("openai/gpt-4o-mini", None, "json", "litellm"),  # the hosted provider: litellm knows its quirks
+    ("deepseek/deepseek-chat", None, "json", "litellm"),
+    ("ollama/qwen2.5:7b", "http://127.0.0.1:11434", "json", "litellm"),  # not the OpenAI protocol
+    ("openai/served", "http://127.0.0.1:8000/v1", "tools", "litellm"),
+])
+def test_auto_sends_openai_compatible_servers_direct_and_the_rest_through_litellm(model, api_base, mode, want):
+    settings = JudgeSettings(model=model, api_base=api_base, mode=mode)
+    assert settings.transport == "auto" and resolve_transport(settings) == want
+    assert type(make_transport(settings)).__name__ == {"direct": "DirectTransport", "litellm": "LitellmTransport"}[want]
+    assert ("num_retries" in call_kwargs(settings)) == (want == "litellm")

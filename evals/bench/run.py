@@ -68,6 +68,11 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
         ["tool", "verdicts/s", "share of ideal", "client CPU ms/verdict", "correct", "wall s"],
         [[r.tool, f"{r.per_s:.1f}", f"{r.per_s / ideal:.1%}", f"{r.cpu_ms:.2f}", f"{r.correct}/{r.n}",
           f"{r.wall_s:.1f}"] for r in results])
+    for r in results:
+        if r.setup_s:
+            rep.note(f"{r.tool}: the warm-up run before the timing took {r.setup_s:.2f} s; it includes starting the "
+                     "fork server, which imports the judge's modules once per process (a user's first sharded run "
+                     "pays this once).")
     if server.count and server.cpu_s is not None:
         rep.note(f"stub server ({stub}, its own process): {server.count} requests, {1000 * server.cpu_s / server.count:.2f} "
                  "ms of server CPU per request (start-up included); client and server share the machine's cores.")

