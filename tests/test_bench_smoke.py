@@ -21,9 +21,9 @@ def test_quick_bench_produces_every_table(tmp_path):
                   "## Offline judging", "## DuckDB verdict store at 3,000 items", "## Store write ratios"):
         assert title in text, title
     # every tool parsed the stub server's answers for every item
-    tools = dict(re.findall(r"^\| (medjudge|medjudge --transport direct|dspy Evaluate|phoenix classifier) \|.*"
+    tools = dict(re.findall(r"^\| (medjudge|medjudge --transport litellm|dspy Evaluate|phoenix classifier) \|.*"
                             r"\| (\d+/\d+) \|", text, re.M))
-    expected = {"medjudge", "medjudge --transport direct", "dspy Evaluate"}
+    expected = {"medjudge", "medjudge --transport litellm", "dspy Evaluate"}
     expected |= {"phoenix classifier"} if "Phoenix not measured" not in text else set()
     assert set(tools) == expected and set(tools.values()) == {"12/12"}
     batch = re.search(r"^\| batch k=4 \| (\d+) \| \1 \| (\d+) \| ([\d.]+) \|", text, re.M)

@@ -66,11 +66,14 @@ class KappaRow:
 
 def kappa_on_gold(settings: JudgeSettings, ks: list[int], workdir: Path,
                   gold: Path = Path("gold_labels/gold.jsonl"), splits: Path = Path("gold_labels/splits.json"),
-                  split: str = "test", concurrency: int = 8, progress: bool = False) -> list[KappaRow]:
+                  split: str = "test", concurrency: int = 8, progress: bool = False, single: bool = True
+                  ) -> list[KappaRow]:
     """κ of the single and the batch judges (same settings) against the gold consensus on `split`.
 
     Needs a real model. With `settings.schema_in_response_format` (local llama.cpp models) both judges decode
-    under their JSON schema: the single verdict's, or the batch's one-entry-per-item schema.
+    under their JSON schema: the single verdict's, or the batch's one-entry-per-item schema. A batch judge runs
+    with at least k concurrent calls, so that its batches fill (a server that answers one request at a time
+    queues the rest). `single=False` leaves the single judge out.
     """
     from judge.gold import load_gold
     from judge.gold_splits import load_splits, select_split
@@ -83,11 +86,11 @@ def kappa_on_gold(settings: JudgeSettings, ks: list[int], workdir: Path,
     items = [g.to_item() for g in chosen]
     out = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        judges = [("single", LLMJudge(settings))]
-        judges += [(f"batch k={k}", BatchLLMJudge(settings, k=k)) for k in ks]
-        for name, judge in judges:
+        judges: list[tuple[str, int, LLMJudge | BatchLLMJudge]] = [("single", 1, LLMJudge(settings))] if single else []
+        judges += [(f"batch k={k}", k, BatchLLMJudge(settings, k=k)) for k in ks]
+        for name, k, judge in judges:
             db = Path(tmp) / f"{name.replace(' ', '_')}.duckdb"
-            s = label(items, store=db, judge=judge, concurrency=concurrency, progress=progress)
+            s = label(items, store=db, judge=judge, concurrency=max(concurrency, k), progress=progress)
             with Store.readonly(db) as st:
                 _, rows = st.query("SELECT item_id, category FROM verdicts WHERE status = 'ok'")
             pairs = [(truth[i], c) for i, c in rows if i in truth]

@@ -47,12 +47,12 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
     ideal = concurrency / latency_s
     results = []
     with StubProcess(latency_s, kind=stub) as server:
-        for transport in ("litellm", "direct"):
-            results.append(bench_medjudge(server.base_url, items, concurrency, workdir, transport))
-            if shard:
-                results.append(bench_medjudge_sharded(server.base_url, items, concurrency, 2, workdir, transport))
-        if not shard:
-            rep.note("quick run: the 2-process medjudge runs are skipped")
+        results.append(bench_medjudge(server.base_url, items, concurrency, workdir, "auto"))
+        if shard:
+            results.append(bench_medjudge_sharded(server.base_url, items, concurrency, 2, workdir, "auto"))
+        else:
+            rep.note("quick run: the 2-process medjudge run is skipped")
+        results.append(bench_medjudge(server.base_url, items, concurrency, workdir, "litellm"))
         try:
             results.append(bench_dspy(server.base_url, items, concurrency))
             results.append(bench_dspy(server.base_url, items, concurrency, engine="litellm"))
@@ -68,26 +68,35 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
         ["tool", "verdicts/s", "share of ideal", "client CPU ms/verdict", "correct", "wall s"],
         [[r.tool, f"{r.per_s:.1f}", f"{r.per_s / ideal:.1%}", f"{r.cpu_ms:.2f}", f"{r.correct}/{r.n}",
           f"{r.wall_s:.1f}"] for r in results])
+    server_ms = 1000 * server.cpu_s / server.count if server.count and server.cpu_s is not None else None
+    if server_ms is not None:
+        rep.note(f"stub server ({stub}, its own process): {server.count} requests, {server_ms:.2f} ms of server CPU "
+                 "per request (start-up included); client and server share the machine's cores.")
+    cores = os.cpu_count() or 1
     for r in results:
+        if r.tool.startswith("medjudge") and server_ms is not None and r.cpu_ms:
+            bound = min(ideal, 1000 * cores / (r.cpu_ms + server_ms))
+            rep.note(f"{r.tool}: at {r.cpu_ms:.2f} ms client + {server_ms:.2f} ms server CPU per verdict, {cores} "
+                     f"cores allow at most {bound:.0f} verdicts/s ({bound / ideal:.0%} of ideal); measured "
+                     f"{r.per_s:.0f}/s = {r.per_s / bound:.0%} of that.")
         if r.setup_s:
             rep.note(f"{r.tool}: the warm-up run before the timing took {r.setup_s:.2f} s; it includes starting the "
                      "fork server, which imports the judge's modules once per process (a user's first sharded run "
                      "pays this once).")
-    if server.count and server.cpu_s is not None:
-        rep.note(f"stub server ({stub}, its own process): {server.count} requests, {1000 * server.cpu_s / server.count:.2f} "
-                 "ms of server CPU per request (start-up included); client and server share the machine's cores.")
-    rep.note("medjudge rows: `judge.runner.label` with the LLM judge over litellm (the default) and over "
-             "`--transport direct` (a pooled aiohttp client for OpenAI-compatible servers); same prompt, same "
-             "Instructor validation, same judge_id.")
+    rep.note("medjudge rows: `judge.runner.label` with the LLM judge, verdicts written to a fresh DuckDB file. "
+             "`medjudge` is the default transport (auto), which for this openai/... model with an api_base is the "
+             "direct pooled aiohttp client; `--transport litellm` sends the same requests through litellm. Same "
+             "prompt, same Instructor validation, same judge_id.")
     rep.note("DSPy 3.4's default engine sends these requests through its own HTTP client (lm15), not litellm; "
-             "the engine=litellm row routes them through litellm as medjudge's default transport does.")
+             "the engine=litellm row routes them through litellm as medjudge's litellm transport does.")
     by = {r.tool: r for r in results}
-    ours = [name for name in by if name.startswith("medjudge") and "processes" not in name]
+    ours = [name for name in by if name.startswith("medjudge")]
     ratios = [[f"{mine} / {name}", _ratio(by[mine].per_s, r.per_s), _ratio(r.cpu_ms, by[mine].cpu_ms)]
               for mine in ours for name, r in by.items() if name != mine and not name.startswith("medjudge")]
-    ratios += [[f"{tool_name(t, 2)} / {tool_name(t)}", _ratio(by[tool_name(t, 2)].per_s, by[tool_name(t)].per_s),
-                _ratio(by[tool_name(t)].cpu_ms, by[tool_name(t, 2)].cpu_ms)]
-               for t in ("litellm", "direct") if tool_name(t, 2) in by]
+    if tool_name("auto", 2) in by:
+        ratios.append([f"{tool_name('auto', 2)} / {tool_name('auto')}",
+                       _ratio(by[tool_name("auto", 2)].per_s, by[tool_name("auto")].per_s),
+                       _ratio(by[tool_name("auto")].cpu_ms, by[tool_name("auto", 2)].cpu_ms)])
     rep.table(f"Throughput ratios, {n} items (same run)", ["pair", "verdicts/s ratio", "CPU per verdict (second / first)"],
               ratios)
 

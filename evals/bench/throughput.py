@@ -54,7 +54,7 @@ def _expected(item: Item) -> str:
 
 
 # -- medjudge ------------------------------------------------------------------------------------
-def _medjudge_judge(base_url: str, transport: str = "litellm") -> Any:
+def _medjudge_judge(base_url: str, transport: str = "auto") -> Any:
     from judge.llm_judge import LLMJudge
     from judge.settings import JudgeSettings
 
@@ -62,12 +62,12 @@ def _medjudge_judge(base_url: str, transport: str = "litellm") -> Any:
 
 
 def tool_name(transport: str, shards: int = 1) -> str:
-    """The row name of a medjudge run."""
-    name = "medjudge" if transport == "litellm" else f"medjudge --transport {transport}"
+    """The row name of a medjudge run ("medjudge" alone: the default transport, auto)."""
+    name = "medjudge" if transport == "auto" else f"medjudge --transport {transport}"
     return name if shards == 1 else f"{name} x{shards} processes"
 
 
-def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: Path, transport: str = "litellm",
+def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: Path, transport: str = "auto",
                    ) -> Throughput:
     """`judge.runner.label` into a fresh DuckDB file (verdict writes included)."""
     from judge.runner import label
@@ -93,7 +93,7 @@ def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: 
 
 
 def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, shards: int, workdir: Path,
-                           transport: str = "litellm") -> Throughput:
+                           transport: str = "auto") -> Throughput:
     """`label(..., processes=shards)` into a fresh DuckDB file: worker start-up (the fork, the judge rebuilt from its
     pickle) is inside the timing, as it is for a user. Client CPU counts the parent and the workers (as they report
     it). The fork server's one-time import of the judge's modules is paid in the warm-up run, as it is by a user's
