@@ -100,6 +100,25 @@ def load_prompt(name: str | Path | None = None) -> PromptTemplate:
     return tpl
 
 
+@lru_cache(maxsize=256)
+def _json_bytes(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode()
+
+
 def messages_hash(messages: list[dict[str, str]]) -> str:
-    """Stable hash of rendered messages (logged with every LLM call)."""
-    return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
+    """Stable hash of rendered messages (logged with every LLM call): SHA-256 of their sorted-key JSON.
+
+    Plain role/content messages are hashed piecewise, so the shared system prompt is encoded once, not per item;
+    the bytes hashed are exactly `json.dumps(messages, ensure_ascii=False, sort_keys=True)`.
+    """
+    if not all(m.keys() == {"role", "content"} and isinstance(m["content"], str) and isinstance(m["role"], str)
+               for m in messages):
+        return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
+    h = hashlib.sha256(b"[")
+    for i, m in enumerate(messages):
+        h.update(b', {"content": ' if i else b'{"content": ')
+        h.update(_json_bytes(m["content"]) if m["role"] == "system" else json.dumps(m["content"], ensure_ascii=False
+                                                                                      ).encode())
+        h.update(b', "role": ' + _json_bytes(m["role"]) + b"}")
+    h.update(b"]")
+    return h.hexdigest()[:16]
