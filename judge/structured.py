@@ -37,6 +37,8 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (ValidationError, json.JSONDecodeErr
 """Answer errors that Instructor re-asks (as its own retry loop does)."""
 _SENTINEL = "\x00medjudge-user-message\x00"
 _MAX_PREFIXES = 64
+_HANDLER_INPUTS = ("stream", "tools", "tool_choice", "response_format")
+"""Request fields a mode handler may read besides the messages: part of the reuse key."""
 
 
 def _deadline(request: dict[str, Any]) -> float:
@@ -56,7 +58,7 @@ class StructuredCall:
         self.mode = mode
         self.handlers = mode_registry.get_handlers(Provider.OPENAI, mode)
         self.response_model: Any = prepare_response_model(response_model)
-        self._prefixes: dict[tuple[tuple[str, str], ...], tuple[dict[str, Any], list[dict[str, Any]]] | None] = {}
+        self._prefixes: dict[tuple[Any, ...], tuple[dict[str, Any], list[dict[str, Any]]] | None] = {}
         """Per message prefix: what the request handler adds, and the prepared prefix (None: not reusable)."""
 
     def _prepare(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +78,10 @@ class StructuredCall:
         prefix is the same. When the handler does not leave the placeholder untouched as the last message, every
         call is prepared afresh.
         """
-        key = tuple((m["role"], m["content"]) for m in messages[:-1])
+        if not all(isinstance(m.get("content"), str) for m in messages):  # multimodal parts: no reuse
+            return self._prepare({**request, "messages": [dict(m) for m in messages]})
+        key = (tuple((m["role"], m["content"]) for m in messages[:-1]), messages[-1]["role"], tuple(sorted(request)),
+               tuple(repr(request.get(k)) for k in _HANDLER_INPUTS))
         if key not in self._prefixes:
             if len(self._prefixes) >= _MAX_PREFIXES:
                 self._prefixes.clear()
