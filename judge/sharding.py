@@ -13,6 +13,7 @@ worker that dies leaves its unjudged items as `failed` verdicts saying so; they 
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing as mp
 import os
 import pickle
@@ -72,6 +73,7 @@ def _worker(payload: bytes, items: list[Item], concurrency: int, rpm: float | No
             index: int) -> None:
     judge = pickle.loads(payload)
     parent = mp.parent_process()
+    gc.freeze()  # the judge and the items live for the whole run: keep them out of the collector's scans
 
     def send(verdicts: list[Verdict]) -> None:
         if parent is not None and not parent.is_alive():  # the parent died: nobody will read this

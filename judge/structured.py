@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import instructor
+import instructor.v2.providers.openai  # noqa: F401 - registers the OpenAI-mode handlers now, not on first use
 from instructor.v2.core.errors import (
     AsyncValidationError,
     FailedAttempt,

@@ -126,8 +126,8 @@ class _RawHTTP:
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                              b"Connection: keep-alive\r\n\r\n%s" % (len(data), data))
                 await writer.drain()
-        except (self.asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (self.asyncio.IncompleteReadError, ConnectionError, self.asyncio.CancelledError):
+            pass  # the client closed the connection, or the server is shutting down
         finally:
             writer.close()
 
