@@ -36,6 +36,7 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
                     stub: str = "raw") -> None:
     from evals.bench.stub import StubProcess
     from evals.bench.throughput import (
+        bench_bare_http,
         bench_dspy,
         bench_medjudge,
         bench_medjudge_sharded,
@@ -47,6 +48,7 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
     ideal = concurrency / latency_s
     results = []
     with StubProcess(latency_s, kind=stub) as server:
+        bare = bench_bare_http(server.base_url, items, concurrency)
         results.append(bench_medjudge(server.base_url, items, concurrency, workdir, "auto"))
         if shard:
             results.append(bench_medjudge_sharded(server.base_url, items, concurrency, 2, workdir, "auto"))
@@ -65,9 +67,12 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
     rep.table(
         f"Bulk labelling throughput: {n} items, stub server in its own process, {latency_s * 1000:.0f} ms latency, "
         f"concurrency {concurrency} (ideal {ideal:.0f} verdicts/s)",
-        ["tool", "verdicts/s", "share of ideal", "client CPU ms/verdict", "correct", "wall s"],
-        [[r.tool, f"{r.per_s:.1f}", f"{r.per_s / ideal:.1%}", f"{r.cpu_ms:.2f}", f"{r.correct}/{r.n}",
-          f"{r.wall_s:.1f}"] for r in results])
+        ["tool", "verdicts/s", "share of ideal", "share of the harness", "client CPU ms/verdict", "correct", "wall s"],
+        [[r.tool, f"{r.per_s:.1f}", f"{r.per_s / ideal:.1%}", f"{r.per_s / bare.per_s:.1%}", f"{r.cpu_ms:.2f}",
+          f"{r.correct}/{r.n}", f"{r.wall_s:.1f}"] for r in [bare, *results]])
+    rep.note("harness row: the same request bodies as plain aiohttp POSTs, replies read and dropped (no parsing, "
+             "validation or storage): what this server, latency and concurrency allow a client that does nothing "
+             "else. 'share of the harness' divides each tool's rate by it.")
     server_ms = 1000 * server.cpu_s / server.count if server.count and server.cpu_s is not None else None
     if server_ms is not None:
         rep.note(f"stub server ({stub}, its own process): {server.count} requests, {server_ms:.2f} ms of server CPU "

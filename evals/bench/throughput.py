@@ -120,6 +120,44 @@ def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, s
     return Throughput(tool_name(transport, shards), len(items), wall, cpu, correct, setup)
 
 
+# -- the harness itself ----------------------------------------------------------------------------
+def bench_bare_http(base_url: str, items: list[Item], concurrency: int) -> Throughput:
+    """The same requests medjudge sends (rendered once, up front) as plain aiohttp POSTs whose replies are read and
+    dropped: no parsing, validation, retries or storage. What this server, latency and concurrency allow a client
+    that does nothing else; every tool's share of it is printed."""
+    import aiohttp
+    import orjson
+
+    from judge.llm_judge import LLMJudge
+    from judge.settings import JudgeSettings
+
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=base_url))
+    bodies = [orjson.dumps({"model": "stub", "messages": judge.messages(it), "response_format": {"type": "json_object"}})
+              for it in items]
+    url = base_url.rstrip("/") + "/chat/completions"
+
+    async def run() -> tuple[float, float]:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                         headers={"Content-Type": "application/json"}) as session:
+            async def post(body: bytes) -> None:
+                async with session.post(url, data=body) as resp:
+                    await resp.read()
+
+            await asyncio.gather(*(post(b) for b in bodies[:WARMUP]))
+            todo = list(reversed(bodies))
+
+            async def worker() -> None:
+                while todo:
+                    await post(todo.pop())
+
+            c0, t0 = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - t0, time.process_time() - c0
+
+    wall, cpu = asyncio.run(run())
+    return Throughput("harness: bare aiohttp POSTs", len(items), wall, cpu, len(items))
+
+
 # -- DSPy ----------------------------------------------------------------------------------------
 def bench_dspy(base_url: str, items: list[Item], threads: int, engine: str = "auto") -> Throughput:
     """`dspy.Evaluate` over a `dspy.Predict` with the same inputs and a category output.
