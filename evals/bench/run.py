@@ -85,9 +85,8 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
                      f"cores allow at most {bound:.0f} verdicts/s ({bound / ideal:.0%} of ideal); measured "
                      f"{r.per_s:.0f}/s = {r.per_s / bound:.0%} of that.")
         if r.setup_s:
-            rep.note(f"{r.tool}: the warm-up run before the timing took {r.setup_s:.2f} s; it includes starting the "
-                     "fork server, which imports the judge's modules once per process (a user's first sharded run "
-                     "pays this once).")
+            rep.note(f"{r.tool}: the warm-up run before the timing took {r.setup_s:.2f} s (the first sharded run in "
+                     "a process also starts the fork server, which imports the judge's modules once).")
     rep.note("medjudge rows: `judge.runner.label` with the LLM judge, verdicts written to a fresh DuckDB file. "
              "`medjudge` is the default transport (auto), which for this openai/... model with an api_base is the "
              "direct pooled aiohttp client; `--transport litellm` sends the same requests through litellm. Same "
