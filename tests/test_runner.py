@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from conftest import FIXTURES, fast_settings
+from conftest import FIXTURES, fast_settings, load_items
 
 from judge.llm_judge import LLMJudge
 from judge.runner import label
@@ -146,3 +146,35 @@ def test_concurrency_limit_is_respected(tmp_path, stub_server):
     label(FIXTURES / "items_small.jsonl", store=tmp_path / "v.duckdb", judge=llm(server), concurrency=2,
           progress=False)
     assert live["max"] == 2
+
+
+def test_a_run_freezes_the_heap_only_while_it_judges_and_leaves_a_callers_freeze_alone(tmp_path, stub_server):
+    import gc
+
+    from judge.runner import frozen_heap
+
+    server = stub_server(lambda body: verdict_json("omission", 0.8))
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    seen: list[int] = []
+
+    class Watching:
+        judge_id, model = judge.judge_id, judge.model
+
+        def identity(self):  # type: ignore[no-untyped-def]
+            return judge.identity()
+
+        async def ajudge(self, item):  # type: ignore[no-untyped-def]
+            seen.append(gc.get_freeze_count())
+            return await judge.ajudge(item)
+
+    assert gc.get_freeze_count() == 0
+    label(load_items(), store=tmp_path / "f.duckdb", judge=Watching(), progress=False)  # type: ignore[arg-type]
+    assert seen and min(seen) > 0, "judging runs with the long-lived objects frozen"
+    assert gc.get_freeze_count() == 0, "and unfreezes them afterwards"
+    gc.freeze()
+    try:
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() > 0, "a caller's own freeze is left in place (an unfreeze would empty it)"
+    finally:
+        gc.unfreeze()

@@ -60,6 +60,7 @@ def test_two_processes_label_every_item_once_with_its_own_answer(stub_server, tm
     db = tmp_path / "shards.duckdb"
     s = label(items(40), store=db, judge=judge, concurrency=8, processes=2, progress=False)
     assert s.status_counts == {"ok": 40} and server.count == 40
+    assert s.worker_cpu_s > 0, "the workers report the CPU they used"
     got = dict(db_rows(db, "SELECT item_id, category FROM verdicts"))
     assert got == {f"s{i:03d}": CATEGORY_CODES[i % len(CATEGORY_CODES)] for i in range(40)}
     again = label(items(40), store=db, judge=judge, processes=2, progress=False)
