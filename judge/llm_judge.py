@@ -1,4 +1,4 @@
-"""The LLM judge: Instructor-typed verdicts over litellm, with validation re-asks and transport retries."""
+"""The LLM judge: Instructor-typed verdicts (litellm or the direct transport), validation re-asks, transport retries."""
 
 from __future__ import annotations
 
