@@ -116,9 +116,9 @@ def messages_hash(messages: list[dict[str, str]]) -> str:
         return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
     h = hashlib.sha256(b"[")
     for i, m in enumerate(messages):
+        content = m["content"]
         h.update(b', {"content": ' if i else b'{"content": ')
-        h.update(_json_bytes(m["content"]) if m["role"] == "system" else json.dumps(m["content"], ensure_ascii=False
-                                                                                      ).encode())
+        h.update(_json_bytes(content) if m["role"] == "system" else json.dumps(content, ensure_ascii=False).encode())
         h.update(b', "role": ' + _json_bytes(m["role"]) + b"}")
     h.update(b"]")
     return h.hexdigest()[:16]

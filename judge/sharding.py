@@ -3,11 +3,10 @@
 `judge_in_processes` splits the items round-robin over `processes` worker processes. They are forked from
 multiprocessing's fork server, which imports the judge's modules once (about a second for the LLM stack), so a
 second worker and every later run start in milliseconds; where there is no fork server, they are spawned. Each
-worker rebuilds the
-judge from its pickle (an `LLMJudge` pickles as its settings, prompt and taxonomy), judges its share with
-`concurrency` concurrent calls, and sends verdicts back in small batches over a queue. The parent hands each
-verdict to `on_verdict` (which writes it to DuckDB), so resume and the one-row-per-item rule are unchanged. A
-worker that dies leaves its unjudged items as `failed` verdicts saying so; they are retried on the next run.
+worker rebuilds the judge from its pickle (an `LLMJudge` pickles as its settings, prompt and taxonomy), judges its
+share with `concurrency` concurrent calls, and sends verdicts back in small batches over a queue. The parent hands
+each verdict to `on_verdict` (which writes it to DuckDB), so resume and the one-row-per-item rule are unchanged.
+A worker that dies leaves its unjudged items as `failed` verdicts saying so; they are retried on the next run.
 """
 
 from __future__ import annotations

@@ -13,29 +13,23 @@ Messages are never rendered as templates (the response text is untrusted data).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import instructor
 import instructor.v2.providers.openai  # noqa: F401 - registers the OpenAI-mode handlers now, not on first use
-from instructor.v2.core.errors import (
-    AsyncValidationError,
-    FailedAttempt,
-    InstructorRetryException,
-    ResponseParsingError,
-)
+from instructor.v2.core.errors import FailedAttempt, InstructorRetryException
 from instructor.v2.core.providers import Provider
 from instructor.v2.core.registry import mode_registry
 from instructor.v2.core.response_model import prepare_response_model
+from instructor.v2.core.retry import _RETRYABLE_PARSE_ERRORS
 from instructor.v2.core.usage import update_total_usage
 from openai.types import CompletionUsage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-PARSE_ERRORS: tuple[type[Exception], ...] = (ValidationError, json.JSONDecodeError, AsyncValidationError,
-                                             ResponseParsingError)
-"""Answer errors that Instructor re-asks (as its own retry loop does)."""
+PARSE_ERRORS: tuple[type[Exception], ...] = _RETRYABLE_PARSE_ERRORS
+"""Answer errors that Instructor's own retry loop re-asks (its tuple, so the two cannot drift apart)."""
 _SENTINEL = "\x00medjudge-user-message\x00"
 _MAX_PREFIXES = 64
 _HANDLER_INPUTS = ("stream", "tools", "tool_choice", "response_format")
@@ -56,7 +50,6 @@ class StructuredCall:
     """
 
     def __init__(self, response_model: type[BaseModel], mode: instructor.Mode) -> None:
-        self.mode = mode
         self.handlers = mode_registry.get_handlers(Provider.OPENAI, mode)
         self.response_model: Any = prepare_response_model(response_model)
         self._prefixes: dict[tuple[Any, ...], tuple[dict[str, Any], list[dict[str, Any]]] | None] = {}
