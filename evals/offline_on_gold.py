@@ -21,13 +21,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(REPO))
 
-from judge.baseline import BaselineJudge  # noqa: E402
-from judge.baseline_artifact import MODELS_DIR  # noqa: E402
-from judge.cascade import CascadeJudge, evaluate_cascade  # noqa: E402
-from judge.gold import load_gold  # noqa: E402
-from judge.gold_splits import load_splits, select_split  # noqa: E402
-from judge.metrics import AgreementReport, agreement_report  # noqa: E402
-from judge.rules_judge import RulesJudge  # noqa: E402
+from judge.evaluate.metrics import AgreementReport, agreement_report  # noqa: E402
+from judge.gold.gold_set import load_gold  # noqa: E402
+from judge.gold.splits import load_splits, select_split  # noqa: E402
+from judge.offline.artifact import MODELS_DIR  # noqa: E402
+from judge.offline.baseline import BaselineJudge  # noqa: E402
+from judge.offline.cascade import CascadeJudge, evaluate_cascade  # noqa: E402
+from judge.offline.rules_judge import RulesJudge  # noqa: E402
 
 
 def _fmt(rep: AgreementReport) -> str:

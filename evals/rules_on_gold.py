@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(REPO))
 
-from judge.gold import load_gold  # noqa: E402
-from judge.gold_splits import load_splits  # noqa: E402
-from judge.rules import CHECKS, RULE_NAMES, run_rules  # noqa: E402
+from judge.gold.gold_set import load_gold  # noqa: E402
+from judge.gold.splits import load_splits  # noqa: E402
+from judge.offline.rules import CHECKS, RULE_NAMES, run_rules  # noqa: E402
 
 
 def _ratio(a: int, b: int) -> str:

@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(REPO))
 
-from judge.models import Item  # noqa: E402
-from judge.rules import CHECKS, RULE_NAMES, RuleHit, run_rules  # noqa: E402
+from judge.core.models import Item  # noqa: E402
+from judge.offline.rules import CHECKS, RULE_NAMES, RuleHit, run_rules  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "medbench_public_sample"
 

@@ -1,5 +1,5 @@
 """`python -m judge` runs the medjudge CLI."""
 
-from judge.cli import main
+from judge.cli.app import main
 
 main()

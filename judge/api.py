@@ -1,15 +1,20 @@
-"""High-level Python API: the functions the CLI calls, usable directly from Python."""
+"""The Python API behind every command: one function a command, usable directly from Python.
+
+Each function takes plain values (paths, model strings, options), builds what it needs (judge, store, reader)
+and returns a result model; the CLI only parses options, calls one of these and prints the result.
+Heavy libraries are imported inside the functions that need them, so importing this module is cheap.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from judge.factory import make_judge
-from judge.models import RunSummary
-from judge.reader import parse_column_map
-from judge.runner import label
-from judge.store import Store
+if TYPE_CHECKING:  # pragma: no cover
+    from judge.core.models import RunSummary
+    from judge.evaluate.calibrate import CalibrationResult
+    from judge.gold.gold_set import GoldSummary
+    from judge.medbench.scoring_run import ScoreSummary
 
 
 def label_file(input: str | Path | None, *, db: str | Path, model: str = "offline", api_base: str | None = None,
@@ -20,42 +25,43 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
 
     `processes` > 1 judges in that many worker processes; `settings` go to the judge (e.g. transport="direct").
     """
+    from judge.ingest.items import parse_column_map
+    from judge.run.factory import make_judge
+    from judge.run.runner import label
+    from judge.store import Store
+
+    column_map = parse_column_map(columns)
+    if input is None and not only_wrong:
+        raise ValueError("give an INPUT file, or --only-wrong to label the wrong items stored in the DB")
+    if input is not None and only_wrong:
+        raise ValueError("--only-wrong labels the items already scored in the DB; run 'medjudge score' first and omit "
+                         "INPUT")
     judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, **settings)
     with Store(db) as store:
         if input is None:
-            if not only_wrong:
-                raise ValueError("give an INPUT file, or --only-wrong to label the wrong items stored in the DB")
-            source: Any = store.load_items("correct = FALSE")
+            source: Any = store.wrong_items()
             desc = f"{db} (correct = FALSE)"
-        elif only_wrong:
-            raise ValueError("--only-wrong labels the items already scored in the DB; run 'medjudge score' first "
-                             "and omit INPUT")
         else:
             source, desc = Path(input), str(input)
         return label(source, store=store, judge=judge, concurrency=concurrency, rpm=rpm, limit=limit,
-                     progress=progress, column_map=parse_column_map(columns), input_desc=desc,
-                     store_items=input is not None, processes=processes)
+                     progress=progress, column_map=column_map, input_desc=desc, store_items=input is not None,
+                     processes=processes)
 
 
 def run_sql(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run a read-only query against the store; writes raise ReadOnlyError."""
+    from judge.store import Store
+
     with Store.readonly(db) as store:
         return store.query(query)
 
 
 def error_distribution(db: str | Path, judge_id: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Share of each category per dimension for one judge (default: the judge of the latest run)."""
+    """Share of each category per dimension for one judge (default: the store's default judge)."""
+    from judge.store import Store
+
     with Store.readonly(db) as store:
-        if judge_id is None:
-            latest = store.query("SELECT judge_id FROM runs ORDER BY started_at DESC LIMIT 1")[1]
-            if not latest:
-                return [], []
-            judge_id = latest[0][0]
-        return store.query(
-            "WITH d AS (SELECT coalesce(dimension, '(none)') AS dimension, category, sum(n)::INT AS n "
-            "FROM error_distribution WHERE judge_id = ? GROUP BY 1, 2) "
-            "SELECT dimension, category, n, round(n / sum(n) OVER (PARTITION BY dimension), 3) AS share "
-            "FROM d ORDER BY dimension, n DESC, category", [judge_id])
+        return store.error_distribution(judge_id or store.default_judge_id())
 
 
 def demo(db: str | Path = "medjudge-demo.duckdb", model: str = "offline", progress: bool = True
@@ -65,3 +71,82 @@ def demo(db: str | Path = "medjudge-demo.duckdb", model: str = "offline", progre
 
     summary = label_file(DEMO_FILE, db=db, model=model, progress=progress)
     return summary, error_distribution(db, summary.judge_id)
+
+
+def calibrate_model(gold: str | Path, *, model: str, db: str | Path, split: str | None = "test",
+                    splits: str | Path | None = None, api_base: str | None = None, api_key: str | None = None,
+                    prompt: str | None = None, transport: str = "auto", probe_orders: int = 0,
+                    concurrency: int = 8, progress: bool = True) -> CalibrationResult:
+    """Build the judge for `model` and run a calibration against the gold consensus (split None = all items)."""
+    from judge.evaluate.calibrate import calibrate
+    from judge.run.factory import make_judge
+
+    judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, transport=transport)
+    return calibrate(gold, judge=judge, db=db, split=split, splits_path=splits, probe_orders=probe_orders,
+                     concurrency=concurrency, progress=progress)
+
+
+def gold_summary(gold: str | Path, splits: str | Path | None = None) -> GoldSummary:
+    """Counts of a gold file by category, dimension, split and annotator (splits: as given, else beside the file)."""
+    from judge.gold.gold_set import load_gold, summarize_gold
+    from judge.gold.splits import default_splits_path, load_splits
+
+    items = load_gold(gold)
+    path = Path(splits) if splits else default_splits_path(gold)
+    return summarize_gold(items, load_splits(path).splits if path.exists() else None)
+
+
+def split_gold(gold: str | Path, out: str | Path | None = None, seed: int = 13) -> Path:
+    """Write a stratified train/dev/test split (50/20/30) of a gold file; returns the splits file written."""
+    from judge.gold.gold_set import load_gold
+    from judge.gold.splits import DEFAULT_RATIOS, default_splits_path, make_splits, save_splits
+
+    path = Path(out) if out else default_splits_path(gold)
+    save_splits(make_splits(load_gold(gold), DEFAULT_RATIOS, seed), path, seed=seed, ratios=DEFAULT_RATIOS)
+    return path
+
+
+def import_gold(src: str | Path, out: str | Path) -> int:
+    """Convert a CSV (one row per label) or a Label Studio JSON export into gold JSONL; returns the item count."""
+    from judge.gold.gold_set import save_gold
+    from judge.gold.interchange import import_csv, import_label_studio
+
+    items = import_csv(src) if Path(src).suffix.lower() == ".csv" else import_label_studio(src)
+    save_gold(items, out)
+    return len(items)
+
+
+def export_gold(gold: str | Path, out: str | Path, annotations: bool = True) -> tuple[int, str | None]:
+    """Write Label Studio tasks (or, for a .csv `out`, the long CSV); returns (items, labelling config or None)."""
+    from judge.gold.gold_set import load_gold
+    from judge.gold.interchange import export_csv, export_label_studio, label_studio_config
+
+    items = load_gold(gold)
+    if Path(out).suffix.lower() == ".csv":
+        export_csv(items, out)
+        return len(items), None
+    export_label_studio(items, out, include_annotations=annotations)
+    return len(items), label_studio_config()
+
+
+def score(inputs: list[str | Path], *, db: str | Path, prompts: str | Path | None = None, key: str | Path | None = None,
+          recall_threshold: float = 0.6, recall_model: str | None = None, api_base: str | None = None,
+          api_key: str | None = None, progress: bool = True) -> ScoreSummary:
+    """Ingest and score MedBench outputs into `db`; open answers' recall by `recall_model` (an LLM) or offline."""
+    from judge.medbench.scoring_run import score_outputs
+
+    recall_judge = None
+    if recall_model:
+        from judge.core.settings import JudgeSettings
+        from judge.llm.recall import LLMRecallJudge
+
+        recall_judge = LLMRecallJudge(JudgeSettings(model=recall_model, api_base=api_base, api_key=api_key))
+    return score_outputs(inputs, db=db, prompts=prompts, key=key, recall_threshold=recall_threshold,
+                         recall_judge=recall_judge, progress=progress)
+
+
+def report(db: str | Path, out: str | Path = "report.html", fmt: str = "html", judge_id: str | None = None) -> Path:
+    """Write the benchmark report of the store at `db` (html or md) and return its path."""
+    from judge.report.build import build_report
+
+    return build_report(db, out, fmt=fmt, judge_id=judge_id)  # type: ignore[arg-type]

@@ -12,11 +12,22 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from judge.models import Item  # noqa: E402
+from judge.core.models import Item  # noqa: E402
 from judge.testing import OpenAIStubServer  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "medbench_public_sample"
+REPO = Path(__file__).resolve().parents[1]
+"""The repository root."""
+FIXTURES = REPO / "tests" / "fixtures"
+"""The test suite's own small fixtures."""
+GOLD = REPO / "gold_labels" / "gold.jsonl"
+"""The project's gold set."""
+SHARED_DATA = REPO.parent / "shared" / "data"
+"""Benchmark samples shared beside the repository (absent in some checkouts: tests that need them skip)."""
+MEDBENCH_PUBLIC = SHARED_DATA / "medbench_public_sample"
+"""MedBench's older public sample: 20 tasks, three models' outputs."""
+MEDBENCH_V4 = SHARED_DATA / "medbench_v4_sample"
+"""The current MedBench (v4) sample: 38 tasks, two models' outputs."""
+SHARED = MEDBENCH_PUBLIC
 
 
 @pytest.fixture

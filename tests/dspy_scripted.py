@@ -15,8 +15,8 @@ from typing import Any
 
 from dspy.lm15 import Message, Response, TextPart, Usage
 
-from judge.gold import GoldItem
-from judge.taxonomy import load_taxonomy
+from judge.core.taxonomy import load_taxonomy
+from judge.gold.gold_set import GoldItem
 
 _OUTPUTS = re.compile(r"Your output fields are:\n(.*?)\nAll interactions", re.S)
 _FIELD = re.compile(r"^\d+\. `(\w+)`", re.M)

@@ -11,6 +11,6 @@ def test_all_names_resolve():
 
 
 def test_lazy_import_gives_the_real_objects():
-    from judge.runner import label
+    from judge.run.runner import label
 
     assert judge.label is label

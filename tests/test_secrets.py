@@ -14,17 +14,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import FIXTURES, load_items
 from typer.testing import CliRunner
 
-from judge.cli import app
-from judge.factory import make_judge
-from judge.runner import label
+from judge.cli.app import app
+from judge.run.factory import make_judge
+from judge.run.runner import label
 from judge.testing import Fault, verdict_json
+from tests.conftest import FIXTURES, REPO, load_items
 
 KEY = "sk-PLANTED-SECRET-123"
 NEEDLES = (KEY, "PLANTED-SECRET")
-REPO = Path(__file__).resolve().parents[1]
 LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 
 
@@ -126,7 +125,7 @@ def test_cli_label_does_not_print_or_store_the_key(stub_server, tmp_path):
     env = {**os.environ, "LITELLM_LOG": "DEBUG", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONPATH": str(REPO)}
     env.pop("MEDJUDGE_API_KEY", None)
     proc = subprocess.run(
-        [sys.executable, "-c", "from judge.cli import main; main()", "label", str(FIXTURES / "items_small.jsonl"),
+        [sys.executable, "-c", "from judge.cli.app import main; main()", "label", str(FIXTURES / "items_small.jsonl"),
          "--db", str(db), "--model", "openai/stub", "--api-base", server.base_url, "--api-key", KEY,
          "--no-progress", "--timeout", "5"],
         capture_output=True, text=True, env=env, timeout=120)
@@ -140,10 +139,10 @@ def test_cli_label_does_not_print_or_store_the_key(stub_server, tmp_path):
 
 
 def test_report_does_not_contain_the_key(stub_server, tmp_path):
-    report = pytest.importorskip("judge.report")
+    report = pytest.importorskip("judge.report.build")
     build_report = getattr(report, "build_report", None)
     if build_report is None:
-        pytest.skip("judge.report has no build_report")
+        pytest.skip("judge.report.build has no build_report")
     params = list(inspect.signature(build_report).parameters)
     if params[:2] != ["db", "out"]:
         pytest.skip(f"unexpected build_report signature {params}")

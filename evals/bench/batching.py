@@ -11,11 +11,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from judge.batch_judge import BatchLLMJudge
-from judge.llm_judge import LLMJudge
-from judge.models import Item
-from judge.runner import label
-from judge.settings import JudgeSettings
+from judge.core.models import Item
+from judge.core.settings import JudgeSettings
+from judge.llm.batch import BatchLLMJudge
+from judge.llm.judge import LLMJudge
+from judge.run.runner import label
 
 
 @dataclass
@@ -75,10 +75,10 @@ def kappa_on_gold(settings: JudgeSettings, ks: list[int], workdir: Path,
     with at least k concurrent calls, so that its batches fill (a server that answers one request at a time
     queues the rest). `single=False` leaves the single judge out.
     """
-    from judge.gold import load_gold
-    from judge.gold_splits import load_splits, select_split
-    from judge.metrics import cohen_kappa
-    from judge.store import Store
+    from judge.evaluate.metrics import cohen_kappa
+    from judge.gold.gold_set import load_gold
+    from judge.gold.splits import load_splits, select_split
+    from judge.store.store import Store
 
     chosen = [g for g in select_split(load_gold(gold), load_splits(splits).splits, split)  # type: ignore[arg-type]
               if g.consensus is not None]
@@ -103,7 +103,7 @@ def kappa_on_gold(settings: JudgeSettings, ks: list[int], workdir: Path,
 def gold_settings(model: str, api_base: str | None, api_key: str | None) -> JudgeSettings:
     """Judge settings for the κ runs: `local` / `local:/path.gguf` start (or reuse) the llama.cpp server."""
     if model == "local" or model.startswith("local:"):
-        from judge.local_llm import ensure_server, local_settings, resolve_gguf
+        from judge.llm.local import ensure_server, local_settings, resolve_gguf
 
         server = ensure_server(resolve_gguf(model))
         return local_settings(server.model, server.api_base)

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from judge.models import Item, Verdict
-from judge.store import Store
-from judge.taxonomy import CATEGORY_CODES
+from judge.core.models import Item, Verdict
+from judge.core.taxonomy import CATEGORY_CODES
+from judge.store.store import Store
 
 BATCH = 50_000
 KAPPA_SQL = """

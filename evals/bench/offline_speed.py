@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from judge.models import Item
+from judge.core.models import Item
 
 MEDBENCH = Path(__file__).resolve().parents[3] / "shared" / "data" / "medbench_public_sample"
 
@@ -58,20 +58,20 @@ def _time(name: str, items: list[Item], fn) -> OfflineRow:  # type: ignore[no-un
 
 def bench_offline(items: list[Item]) -> tuple[list[OfflineRow], str]:
     """Time run_rules, the rules judge and the offline judge; the note says which judges were available."""
-    from judge.rules import run_rules
+    from judge.offline.rules import run_rules
 
     rows = [_time("run_rules (rules alone)", items, lambda: sum(1 for it in items if run_rules(it) is not None))]
     try:
-        from judge.offline import make_offline_judge
+        from judge.offline.factory import make_offline_judge
     except ImportError:
-        return rows, "judge.offline is not available: only run_rules was timed"
+        return rows, "judge.offline.factory is not available: only run_rules was timed"
 
     async def judge_all(judge) -> int:  # type: ignore[no-untyped-def]
         vs = [await judge.ajudge(it) for it in items]
         return sum(1 for v in vs if v.status == "ok")
 
     def label_all(judge, workdir: str) -> int:  # type: ignore[no-untyped-def]
-        from judge.runner import label
+        from judge.run.runner import label
 
         return label(items, store=f"{workdir}/offline.duckdb", judge=judge, progress=False).status_counts.get("ok", 0)
 

@@ -1,7 +1,7 @@
 """Run the medjudge benchmarks and print (and optionally write) their tables.
 
 Usage:
-    python -m evals.bench [--quick] [--parts throughput,batching,offline,duckdb] [--out evals/bench/RESULTS.md]
+    python -m evals.bench [--quick] [--parts throughput,batching,offline,duckdb,startup] [--out evals/bench/RESULTS.md]
     python evals/bench/run.py ...                       (same, as a script from a checkout)
     python -m evals.bench --parts batching --model openai/gpt-4o-mini --api-base URL   (κ on the gold test split)
 
@@ -25,7 +25,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from evals.bench.results import Report  # noqa: E402
 from evals.bench.workload import machine, make_items  # noqa: E402
 
-PARTS = ("throughput", "batching", "offline", "duckdb")
+PARTS = ("throughput", "batching", "offline", "duckdb", "startup")
 
 
 def _ratio(a: float, b: float) -> str:
@@ -87,7 +87,7 @@ def part_throughput(rep: Report, n: int, latency_s: float, concurrency: int, wor
         if r.setup_s:
             rep.note(f"{r.tool}: the warm-up run before the timing took {r.setup_s:.2f} s (the first sharded run in "
                      "a process also starts the fork server, which imports the judge's modules once).")
-    rep.note("medjudge rows: `judge.runner.label` with the LLM judge, verdicts written to a fresh DuckDB file. "
+    rep.note("medjudge rows: `judge.run.runner.label` with the LLM judge, verdicts written to a fresh DuckDB file. "
              "`medjudge` is the default transport (auto), which for this openai/... model with an api_base is the "
              "direct pooled aiohttp client; `--transport litellm` sends the same requests through litellm. Same "
              "prompt, same Instructor validation, same judge_id.")
@@ -165,6 +165,18 @@ def part_duckdb(rep: Report, n: int, workdir: Path) -> None:
     rep.note(f"κ(A, B): SQL {kappa['kappa_sql']:.4f}, sklearn {kappa['kappa_sklearn']:.4f} (≈ 0.70 by construction)")
 
 
+def part_startup(rep: Report, workdir: Path, runs: int) -> None:
+    from evals.bench.startup import bench_startup
+
+    rows = bench_startup(workdir, runs)
+    base = rows[0].median_s
+    rep.table(f"CLI start-up: median wall time of {runs} runs, `python -m judge ...` (the `medjudge` script does the same)",
+              ["command", "median s", "min s", "vs bare interpreter"],
+              [[r.command, f"{r.median_s:.3f}", f"{r.min_s:.3f}", f"{r.median_s / base:.1f}x"] for r in rows])
+    rep.note("The light commands import Typer, the command modules and, for sql, DuckDB; LLM, DSPy, scikit-learn "
+             "and llama.cpp libraries load only in the commands that use them (tests/test_architecture.py checks it).")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -214,6 +226,8 @@ def main(argv: list[str] | None = None) -> Report:
                 part_offline(rep, 60 if quick else 5000)
             elif part == "duckdb":
                 part_duckdb(rep, n_rows, workdir)
+            elif part == "startup":
+                part_startup(rep, workdir, 3 if quick else 9)
             rep.timing(part, time.perf_counter() - t0)
     if args.out:
         args.out.write_text(rep.markdown(), encoding="utf-8")

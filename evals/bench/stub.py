@@ -16,7 +16,7 @@ import re
 import time
 from typing import Any
 
-from judge.taxonomy import CATEGORY_CODES
+from judge.core.taxonomy import CATEGORY_CODES
 from judge.testing import OpenAIStubServer, chat_text, verdict_json
 
 _CASE = re.compile(r"\[case-(\d+)\]")

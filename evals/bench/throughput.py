@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.bench.stub import category_for
-from judge.models import Item
+from judge.core.models import Item
 
 WARMUP = 8
 
@@ -55,8 +55,8 @@ def _expected(item: Item) -> str:
 
 # -- medjudge ------------------------------------------------------------------------------------
 def _medjudge_judge(base_url: str, transport: str = "auto") -> Any:
-    from judge.llm_judge import LLMJudge
-    from judge.settings import JudgeSettings
+    from judge.core.settings import JudgeSettings
+    from judge.llm.judge import LLMJudge
 
     return LLMJudge(JudgeSettings(model="openai/stub", api_base=base_url, timeout_s=60, transport=transport))
 
@@ -69,9 +69,9 @@ def tool_name(transport: str, shards: int = 1) -> str:
 
 def bench_medjudge(base_url: str, items: list[Item], concurrency: int, workdir: Path, transport: str = "auto",
                    ) -> Throughput:
-    """`judge.runner.label` into a fresh DuckDB file (verdict writes included)."""
-    from judge.runner import label
-    from judge.store import Store
+    """`judge.run.runner.label` into a fresh DuckDB file (verdict writes included)."""
+    from judge.run.runner import label
+    from judge.store.store import Store
 
     tool = tool_name(transport)
     judge = _medjudge_judge(base_url, transport)
@@ -98,8 +98,8 @@ def bench_medjudge_sharded(base_url: str, items: list[Item], concurrency: int, s
     pickle) is inside the timing, as it is for a user. Client CPU counts the parent and the workers (as they report
     it). The fork server's one-time import of the judge's modules is paid in the warm-up run, as it is by a user's
     first sharded run in a process."""
-    from judge.runner import label
-    from judge.store import Store
+    from judge.run.runner import label
+    from judge.store.store import Store
 
     judge = _medjudge_judge(base_url, transport)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
@@ -128,8 +128,8 @@ def bench_bare_http(base_url: str, items: list[Item], concurrency: int) -> Throu
     import aiohttp
     import orjson
 
-    from judge.llm_judge import LLMJudge
-    from judge.settings import JudgeSettings
+    from judge.core.settings import JudgeSettings
+    from judge.llm.judge import LLMJudge
 
     judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=base_url))
     bodies = [orjson.dumps({"model": "stub", "messages": judge.messages(it), "response_format": {"type": "json_object"}})
@@ -167,7 +167,7 @@ def bench_dspy(base_url: str, items: list[Item], threads: int, engine: str = "au
     """
     import dspy
 
-    from judge.taxonomy import CATEGORY_CODES
+    from judge.core.taxonomy import CATEGORY_CODES
 
     class ClassifyError(dspy.Signature):
         """Classify why the medical response is wrong into one error category."""
@@ -214,7 +214,7 @@ def bench_phoenix(base_url: str, items: list[Item], concurrency: int, rate_per_s
     import pandas as pd
     from phoenix.evals import LLM, async_evaluate_dataframe, create_classifier
 
-    from judge.taxonomy import CATEGORY_CODES
+    from judge.core.taxonomy import CATEGORY_CODES
 
     logging.getLogger("phoenix").setLevel(logging.ERROR)
     llm = LLM(provider="openai", model="stub", base_url=base_url, api_key="x", initial_per_second_request_rate=rate_per_s)

@@ -6,7 +6,7 @@ import os
 import platform
 from datetime import UTC, datetime
 
-from judge.models import Item
+from judge.core.models import Item
 
 _QUESTION = ("任务：请回答单项选择题，要求只输出选项，不输出解释，答案放在<>里。\n题目：女性，{age}岁。活动时出现右胸撕裂样痛，"
              "呼吸困难，查体右肺呼吸音消失，叩诊呈鼓音。该患者最可能的诊断是：\nA. 右气胸\nB. 右胸腔积液\nC. 右肺炎\n"

@@ -7,7 +7,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel
 
-from judge.metrics import agreement_report
+from judge.evaluate.metrics import agreement_report
 from judge.optimize.metric import category_match
 from judge.optimize.program import predicted_category
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import dspy
 
-from judge.gold import ADJUDICATION_PREFIX, GoldItem
+from judge.core.taxonomy import Taxonomy, load_taxonomy
+from judge.gold.gold_set import ADJUDICATION_PREFIX, GoldItem
 from judge.optimize.signature import INPUT_FIELDS, item_inputs
-from judge.taxonomy import Taxonomy, load_taxonomy
 
 
 def gold_rationale(item: GoldItem, taxonomy: Taxonomy) -> str:

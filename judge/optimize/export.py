@@ -19,10 +19,10 @@ from typing import Any
 import dspy
 from pydantic import BaseModel
 
-from judge.exceptions import ConfigError
+from judge.core.exceptions import ConfigError
+from judge.core.taxonomy import CATEGORY_CODES
+from judge.llm.prompt import PromptTemplate, fence, load_prompt
 from judge.optimize.signature import NOT_PROVIDED
-from judge.prompt import PromptTemplate, fence, load_prompt
-from judge.taxonomy import CATEGORY_CODES
 
 _MARKER = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
 _JINJA_OPEN = re.compile(r"\{[{%#]")

@@ -7,8 +7,8 @@ from typing import Any
 
 import dspy
 
+from judge.core.taxonomy import Taxonomy, load_taxonomy
 from judge.optimize.program import predicted_category
-from judge.taxonomy import Taxonomy, load_taxonomy
 
 
 def category_match(example: Any, pred: Any, trace: Any = None) -> float:

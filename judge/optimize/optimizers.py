@@ -8,9 +8,9 @@ from typing import Any, Literal
 import dspy
 from pydantic import BaseModel
 
-from judge.exceptions import ConfigError
+from judge.core.exceptions import ConfigError
+from judge.core.taxonomy import Taxonomy
 from judge.optimize.metric import category_match, make_feedback_metric
-from judge.taxonomy import Taxonomy
 
 OPTIMIZERS: dict[str, str] = {
     "labeled_fewshot": "LabeledFewShot: gold train items as demos",

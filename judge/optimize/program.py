@@ -6,8 +6,8 @@ from typing import Any
 
 import dspy
 
+from judge.core.taxonomy import CATEGORY_CODES, Taxonomy
 from judge.optimize.signature import make_signature
-from judge.taxonomy import CATEGORY_CODES, Taxonomy
 
 
 class JudgeProgram(dspy.Module):

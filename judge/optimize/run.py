@@ -12,9 +12,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import dspy  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
-from judge.exceptions import ConfigError  # noqa: E402
-from judge.gold import load_gold  # noqa: E402
-from judge.gold_splits import load_splits, select_split  # noqa: E402
+from judge.core.exceptions import ConfigError  # noqa: E402
+from judge.core.resources import prompt_path as resolve_prompt  # noqa: E402
+from judge.core.taxonomy import load_taxonomy  # noqa: E402
+from judge.gold.gold_set import load_gold  # noqa: E402
+from judge.gold.splits import default_splits_path, load_splits, select_split  # noqa: E402
+from judge.llm.prompt import DEFAULT_PROMPT, PromptTemplate, load_prompt  # noqa: E402
 from judge.optimize.cache import dspy_cache  # noqa: E402
 from judge.optimize.evaluate import ProgramScore, score_program  # noqa: E402
 from judge.optimize.examples import gold_examples  # noqa: E402
@@ -22,9 +25,6 @@ from judge.optimize.export import export_prompt, program_demos, program_instruct
 from judge.optimize.optimizers import OptimizerBudget, check_optimizer, compile_program  # noqa: E402
 from judge.optimize.program import JudgeProgram  # noqa: E402
 from judge.optimize.signature import taxonomy_instructions  # noqa: E402
-from judge.prompt import DEFAULT_PROMPT, PromptTemplate, load_prompt  # noqa: E402
-from judge.resources import prompt_path as resolve_prompt  # noqa: E402
-from judge.taxonomy import load_taxonomy  # noqa: E402
 
 
 class CalibrationSummary(BaseModel):
@@ -125,7 +125,7 @@ def prompt_output_paths(out: str | Path) -> tuple[Path, Path]:
 
 def resolve_splits(gold: Path, splits: str | Path | None) -> Path:
     """The splits file: as given, else splits.json next to the gold file."""
-    path = Path(splits) if splits else gold.parent / "splits.json"
+    path = Path(splits) if splits else default_splits_path(gold)
     if not path.is_file():
         raise ConfigError(f"splits file {path} not found; create train/dev/test splits of the gold set first")
     return path
@@ -141,8 +141,8 @@ def calibrate_prompts(gold: Path, splits: Path, db: str | Path, model: str, prom
                       api_base: str | None = None, api_key: str | None = None, concurrency: int = 8,
                       progress: bool = True, **settings: Any) -> list[CalibrationSummary]:
     """Calibrate the Instructor judge on the test split once per prompt (same model and settings)."""
-    from judge.calibrate import calibrate
-    from judge.factory import make_judge
+    from judge.evaluate.calibrate import calibrate
+    from judge.run.factory import make_judge
 
     out = []
     for prompt in prompts:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dspy
 
-from judge.models import Item
-from judge.taxonomy import CategoryCode, Taxonomy, load_taxonomy
+from judge.core.models import Item
+from judge.core.taxonomy import CategoryCode, Taxonomy, load_taxonomy
 
 INPUT_FIELDS: tuple[str, ...] = ("question", "options", "reference_answer", "response", "task", "dimension")
 """Input field names, in the order the judge's user message presents them."""

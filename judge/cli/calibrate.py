@@ -1,0 +1,56 @@
+"""`medjudge calibrate`: run a judge on the gold set and store its agreement with the physicians."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from judge.cli.options import (
+    ApiBaseOpt,
+    ApiKeyOpt,
+    ConcurrencyOpt,
+    DbOpt,
+    GoldOpt,
+    ModelOpt,
+    ProgressOpt,
+    PromptOpt,
+    SplitsOpt,
+    TransportOpt,
+    fail,
+    user_errors,
+)
+
+
+def calibrate_cmd(
+    gold: GoldOpt = Path("gold_labels/gold.jsonl"),
+    split: Annotated[str, typer.Option(help="train, dev, test or all.")] = "test",
+    splits: SplitsOpt = None,
+    model: ModelOpt = "offline",
+    api_base: ApiBaseOpt = None,
+    api_key: ApiKeyOpt = None,
+    prompt: PromptOpt = None,
+    transport: TransportOpt = "auto",
+    probe_order: Annotated[int, typer.Option("--probe-order", help="Also run the judge with the category list in N "
+                                             "orders and report the flip rate (LLM judges).")] = 0,
+    db: DbOpt = Path("medjudge.duckdb"),
+    concurrency: ConcurrencyOpt = 8,
+    progress: ProgressOpt = True,
+) -> None:
+    """Run the judge on the gold items and store a calibration run (κ with CI, macro-F1, confusion, ECE, probe)."""
+    from judge.api import calibrate_model
+    from judge.cli.console import calibration_table, console
+
+    try:
+        res = calibrate_model(gold, model=model, db=db, split=None if split == "all" else split, splits=splits,
+                              api_base=api_base, api_key=api_key, prompt=prompt, transport=transport,
+                              probe_orders=probe_order, concurrency=concurrency, progress=progress)
+    except user_errors() as e:
+        fail(e)
+    console.print(calibration_table(res))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the calibrate command."""
+    app.command("calibrate")(calibrate_cmd)

@@ -1,0 +1,102 @@
+"""`medjudge label`, `sql` and `demo`: bulk labelling, read-only SQL, and the offline demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from judge.cli.options import (
+    ApiBaseOpt,
+    ApiKeyOpt,
+    DbOpt,
+    ModelOpt,
+    ProgressOpt,
+    PromptOpt,
+    ReadDbOpt,
+    TransportOpt,
+    fail,
+    user_errors,
+)
+
+
+def label_cmd(
+    input: Annotated[Path | None, typer.Argument(help="Items: .jsonl, .csv or .parquet. Omit with --only-wrong to "
+                                                      "label wrong items already scored in the DB.")] = None,
+    db: DbOpt = Path("medjudge.duckdb"),
+    model: ModelOpt = "offline",
+    api_base: ApiBaseOpt = None,
+    api_key: ApiKeyOpt = None,
+    prompt: PromptOpt = None,
+    transport: TransportOpt = "auto",
+    concurrency: Annotated[int, typer.Option(help="Concurrent judge calls.", min=1)] = 8,
+    processes: Annotated[int, typer.Option(help="Worker processes judging in parallel (for a CPU-bound client, "
+                                                "e.g. a fast self-hosted endpoint); concurrency and rpm are "
+                                                "split between them.", min=1)] = 1,
+    rpm: Annotated[float | None, typer.Option(help="Requests-per-minute limit.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Judge at most N new items.")] = None,
+    only_wrong: Annotated[bool, typer.Option("--only-wrong", help="Only items scored wrong by 'medjudge score'.")] = False,
+    column: Annotated[list[str] | None, typer.Option("--column", "-c", help="Column mapping SOURCE=field, "
+                                                     "e.g. -c answer=response (repeatable).")] = None,
+    max_retries: Annotated[int, typer.Option(help="Re-asks after invalid judge output.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Per-request timeout (s).")] = 60.0,
+    progress: ProgressOpt = True,
+) -> None:
+    """Label wrong responses with the judge and store one verdict per item (resumes; never duplicates)."""
+    from judge.api import label_file
+    from judge.cli.console import console, print_input_errors, summary_table
+
+    try:
+        s = label_file(input, db=db, model=model, api_base=api_base, api_key=api_key, prompt=prompt,
+                       concurrency=concurrency, rpm=rpm, limit=limit, only_wrong=only_wrong, columns=column,
+                       max_retries=max_retries, timeout_s=timeout, progress=progress, transport=transport,
+                       processes=processes)
+    except user_errors() as e:
+        fail(e)
+    print_input_errors(s.input_errors)
+    console.print(summary_table(s))
+
+
+def sql_cmd(
+    query: Annotated[str, typer.Argument(help="A SELECT statement, e.g. \"SELECT * FROM error_distribution\".")],
+    db: ReadDbOpt = Path("medjudge.duckdb"),
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+) -> None:
+    """Run read-only SQL over the verdict store (tables items, runs, verdicts, calibration_runs; views)."""
+    from judge.api import run_sql
+    from judge.cli.console import print_rows
+
+    if format not in ("table", "csv", "json"):
+        fail("--format must be table, csv or json")
+    try:
+        cols, rows = run_sql(db, query)
+    except Exception as e:  # noqa: BLE001 - SQL errors are user errors here
+        fail(e)
+    print_rows(cols, rows, format)
+
+
+def demo_cmd(
+    db: DbOpt = Path("medjudge-demo.duckdb"),
+    model: ModelOpt = "offline",
+    progress: ProgressOpt = True,
+) -> None:
+    """Label the bundled demo answers (fully offline by default) and print the error distribution."""
+    from judge.api import demo
+    from judge.cli.console import console, print_rows, summary_table
+
+    try:
+        summary, (cols, rows) = demo(db, model=model, progress=progress)
+    except user_errors() as e:
+        fail(e)
+    console.print(summary_table(summary))
+    print_rows(cols, rows, "table")
+    console.print(f"verdicts are in {db}; try:")
+    console.print(f'  medjudge sql --db {db} "SELECT * FROM error_distribution"', highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add label, sql and demo."""
+    app.command("label")(label_cmd)
+    app.command("sql")(sql_cmd)
+    app.command("demo")(demo_cmd)

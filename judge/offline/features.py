@@ -1,0 +1,226 @@
+"""Features of an item for the baseline classifier: hand-made signals plus the sklearn transformer over them.
+
+`item_features` turns one item into named numbers (lengths, reference-point coverage, new numbers/doses/drugs,
+case-consistency signals, option-letter patterns, rule outputs, format instruction, repetition, register);
+`items_frame` puts items into a DataFrame with those numbers plus the text and task/dimension columns;
+`make_preprocessor` builds the ColumnTransformer (character n-gram TF-IDF of the response and optionally of
+the prompt's instruction, standardised and clipped numbers, one-hot task/dimension). Bump FEATURES_VERSION whenever a feature
+changes meaning: saved baseline models refuse to load under another version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from judge.core.models import Item
+from judge.medbench.recall import point_coverage, split_points
+from judge.offline.case_signals import case_signals
+from judge.offline.rules import CHECKS, parse_format_instruction
+from judge.offline.rules.text import split_instruction
+
+FEATURES_VERSION = "1"
+"""Version of the feature definitions; part of every baseline artifact and judge_id."""
+_PKG = Path(__file__).resolve().parents[1]
+_FEATURE_SOURCES = ("offline/features.py", "offline/case_signals.py", "medbench/recall.py", "offline/rules/*.py")
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:~|～|-|–)?\s*(?:\d+(?:\.\d+)?)?\s*"
+                   r"(mg|g|μg|ug|mcg|ml|mL|L|U|IU|mmol|万U|毫克|克|微克|毫升|单位|片|粒|支)(?![A-Za-z])")
+_DRUG = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:西林|霉素|沙星|头孢[\u4e00-\u9fff]{1,4}|唑|普利|沙坦|洛尔|地平|他汀|格列[\u4e00-\u9fff]{1,3}|"
+                   r"双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|拉唑|肝素|芬|卡因|匹林|霉素)")
+_AUTHORITY = re.compile(r"指南|共识|研究(?:表明|证实|显示|发现)|证实|文献|报道|Meta分析|荟萃分析|《[^》]{2,30}》|\d+(?:\.\d+)?%")
+_CAUSAL = re.compile(r"因为|所以|因此|导致|由于|从而|故而|既然|那么|说明|提示|可见|推出|引起|造成|继发于")
+_COLLOQUIAL = re.compile(r"挺|好几|肚子|拉肚子|啥|咋|这孩子|吧[。！，]|呢[。！，？]|啊|哈|嗯|特别|真的|让人|咱|俺|一大堆|厉害|"
+                         r"老是|有点|心疼|态度|谢谢|不客气")
+_FORMAL_LETTER = re.compile(r"此致|敬礼|尊敬的|特此|予以|知悉|现将")
+_REFUSAL = re.compile(r"抱歉|对不起|无法|不能|不便|恕|sorry|can't|cannot|unable|作为(?:一个|一名)?(?:AI|人工智能|语言模型)",
+                      re.IGNORECASE)
+_REQUEST = re.compile(r"请(?:您)?(?:提供|补充|上传|描述|告知)|请问|需要您|以便|提供更多|更多信息|please provide|could you",
+                      re.IGNORECASE)
+_CONSULT = re.compile(r"咨询|就医|就诊|医院|医生|药师|面诊|pharmacist|physician|doctor|consult", re.IGNORECASE)
+_TERMINAL = set("。！？.!?>）)」”】】」…\"'")
+_GARBLED = re.compile(r"[\ufffd\u00c0-\u00ff\u0080-\u00bf]")
+_SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|<pad>|<unk>|\[/?INST\]|<end_of_turn>|<start_of_turn>")
+
+CLIP = 3.0
+"""Standardised numeric features are clipped to [-CLIP, CLIP]: a signal seen once in training stays bounded."""
+TEXT_COLUMNS: tuple[str, ...] = ("response", "instruction")
+CATEGORICAL_COLUMNS: tuple[str, ...] = ("task", "dimension")
+
+
+def features_code_hash() -> str:
+    """Short hash of the code the features are computed by (these modules and the rules they run)."""
+    digest = hashlib.sha256()
+    for pattern in _FEATURE_SOURCES:
+        for path in sorted(_PKG.glob(pattern)):
+            digest.update(path.relative_to(_PKG).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def _log(x: float) -> float:
+    return math.log1p(max(0.0, x))
+
+
+def _share(part: set[str], whole: set[str]) -> float:
+    return len(part & whole) / len(part) if part else 0.0
+
+
+def repetition_ratio(text: str, n: int = 4) -> float:
+    """1 - distinct character n-grams / all character n-grams (0 for text shorter than n)."""
+    grams = [text[i : i + n] for i in range(len(text) - n + 1)]
+    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def _max_line_repeat(text: str) -> float:
+    pieces = [p.strip() for p in re.split(r"[\n。！？!?]", text) if len(p.strip()) >= 4]
+    return float(max(Counter(pieces).values())) if pieces else 0.0
+
+
+def _coverage_features(reference: str | None, response: str) -> dict[str, float]:
+    points = split_points(reference or "")
+    if not points:
+        return {"ref_has_points": 0.0, "ref_recall": 0.0, "ref_cov_mean": 0.0, "ref_cov_min": 0.0, "ref_n_points": 0.0}
+    cov = [point_coverage(p, response) for p in points]
+    return {"ref_has_points": 1.0, "ref_recall": sum(c >= 0.5 for c in cov) / len(cov), "ref_cov_mean": sum(cov) / len(cov),
+            "ref_cov_min": min(cov), "ref_n_points": _log(len(cov))}
+
+
+def _novelty_features(question: str, reference: str | None, response: str) -> dict[str, float]:
+    known = _norm(question) + "\n" + _norm(reference or "")
+    resp = _norm(response)
+    numbers = set(_NUMBER.findall(resp)) - set(_NUMBER.findall(known))
+    doses = {m.group(0) for m in _DOSE.finditer(resp)}
+    new_doses = {d for d in doses if d not in known}
+    drugs = {m.group(0) for m in _DRUG.finditer(resp)}
+    new_drugs = {d for d in drugs if d not in known}
+    authority = {m.group(0) for m in _AUTHORITY.finditer(resp)}
+    r_bi, q_bi, ref_bi = _bigrams(resp), _bigrams(_norm(question)), _bigrams(_norm(reference or ""))
+    return {
+        "new_numbers": _log(len(numbers)),
+        "new_doses": _log(len(new_doses)),
+        "new_drugs": _log(len(new_drugs)),
+        "new_authority": _log(len({a for a in authority if a not in known})),
+        "bigrams_in_question": _share(r_bi, q_bi),
+        "bigrams_in_reference": _share(r_bi, ref_bi),
+        "bigrams_novel": 1.0 - _share(r_bi, q_bi | ref_bi) if r_bi else 0.0,
+    }
+
+
+def _rule_features(item: Item) -> dict[str, float]:
+    out = {}
+    for name, check in CHECKS.items():
+        hit = check(item)
+        out[f"rule_{name}"] = hit.confidence if hit is not None else 0.0
+    return out
+
+
+def _format_features(question: str) -> dict[str, float]:
+    spec = parse_format_instruction(question)
+    return {
+        "fmt_any": float(spec.has_instruction), "fmt_brackets": float(spec.answer_in_brackets),
+        "fmt_only_option": float(spec.only_option), "fmt_single": float(spec.choice == "single"),
+        "fmt_multiple": float(spec.choice == "multiple"), "fmt_separator": float(spec.separator is not None),
+        "fmt_json": float(spec.json_required), "fmt_lines": float(bool(spec.line_labels or spec.line_fields)),
+        "fmt_labels": float(bool(spec.allowed_labels)),
+    }
+
+
+def _style_features(response: str) -> dict[str, float]:
+    text = response.strip()
+    n = max(len(text), 1)
+    return {
+        "repetition": repetition_ratio(text),
+        "max_line_repeat": _log(_max_line_repeat(text)),
+        "garbled_share": len(_GARBLED.findall(text)) / n,
+        "special_tokens": _log(len(_SPECIAL.findall(text))),
+        "ends_terminal": float(bool(text) and text[-1] in _TERMINAL),
+        "causal_per_100": 100 * len(_CAUSAL.findall(text)) / n,
+        "colloquial_per_100": 100 * len(_COLLOQUIAL.findall(text)) / n,
+        "formal_letter": float(bool(_FORMAL_LETTER.search(text))),
+        "refusal_marks": _log(len(_REFUSAL.findall(text))),
+        "request_marks": _log(len(_REQUEST.findall(text))),
+        "consult_marks": _log(len(_CONSULT.findall(text))),
+        "question_marks": _log(text.count("？") + text.count("?")),
+        "latin_share": len(re.findall(r"[A-Za-z]", text)) / n,
+        "markdown": _log(text.count("**") + len(re.findall(r"(?m)^#+\s", text))),
+    }
+
+
+def item_features(item: Item) -> dict[str, float]:
+    """Hand-made numeric features of one item (see module doc); keys are the same for every item."""
+    q, ref, resp = item.question, item.reference_answer, item.response
+    n_ref = len((ref or "").strip())
+    return {
+        "len_response": _log(len(resp.strip())),
+        "len_question": _log(len(q)),
+        "len_reference": _log(n_ref),
+        "len_ratio_reference": math.log((len(resp.strip()) + 1) / (n_ref + 1)) if n_ref else 0.0,
+        "n_lines": _log(len([ln for ln in resp.splitlines() if ln.strip()])),
+        "is_choice": float(bool(item.options) or bool(re.search(r"(?m)^\s*[A-E][.．、]", q))),
+        **_coverage_features(ref, resp),
+        **_novelty_features(q, ref, resp),
+        **case_signals(q, ref, resp),
+        **_rule_features(item),
+        **_format_features(q),
+        **_style_features(resp),
+    }
+
+
+NUMERIC_COLUMNS: tuple[str, ...] = tuple(item_features(Item(item_id="-", question="", response="")))
+"""Names of the hand-made numeric features, in a fixed order."""
+
+
+def items_frame(items: Iterable[Item]) -> pd.DataFrame:
+    """One row per item: the text columns, task/dimension ("unknown" when missing) and the numeric features."""
+    rows = []
+    for it in items:
+        rows.append({
+            "response": it.response,
+            "instruction": split_instruction(it.question)[0][:400],
+            "task": it.task or "unknown",
+            "dimension": it.dimension or "unknown",
+            **item_features(it),
+        })
+    return pd.DataFrame(rows, columns=[*TEXT_COLUMNS, *CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS])
+
+
+def make_preprocessor(ngram_max: int = 3, min_df: int = 2, use_instruction: bool = False,
+                      text_weight: float = 1.0) -> ColumnTransformer:
+    """The ColumnTransformer turning `items_frame` output into a sparse feature matrix."""
+    def tfidf() -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, ngram_max), min_df=min_df, sublinear_tf=True,
+                               max_features=20000)
+
+    blocks: list[tuple[str, object, object]] = [("response", tfidf(), "response")]
+    weights = {"response": text_weight, "numeric": 1.0, "categorical": 1.0}
+    if use_instruction:
+        blocks.append(("instruction", tfidf(), "instruction"))
+        weights["instruction"] = text_weight * 0.5
+    blocks += [
+        ("numeric", make_pipeline(StandardScaler(), FunctionTransformer(np.clip, kw_args={"a_min": -CLIP, "a_max": CLIP})),
+         list(NUMERIC_COLUMNS)),
+        ("categorical", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL_COLUMNS)),
+    ]
+    return ColumnTransformer(blocks, transformer_weights=weights, sparse_threshold=1.0)

@@ -1,0 +1,53 @@
+"""Deterministic checks that run before any LLM call: unanswered, output_error, format_mismatch.
+
+Each check is a pure function of an Item that returns a RuleHit or None. `run_rules` applies the
+enabled checks in the taxonomy's decision order and returns the first hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from judge.core.exceptions import ConfigError
+from judge.core.models import Item
+from judge.offline.rules.format import check_format
+from judge.offline.rules.format_spec import FormatSpec, parse_format_instruction
+from judge.offline.rules.hit import RuleHit
+from judge.offline.rules.output_error import check_output_error
+from judge.offline.rules.unanswered import check_unanswered
+
+RULE_NAMES: tuple[str, ...] = ("unanswered", "output_error", "format_mismatch")
+"""Rule names in the taxonomy decision order (each equals the category code it implies)."""
+
+CHECKS: dict[str, Callable[[Item], RuleHit | None]] = {
+    "unanswered": check_unanswered,
+    "output_error": check_output_error,
+    "format_mismatch": check_format,
+}
+
+
+def run_rules(item: Item, enabled: Iterable[str] | None = None) -> RuleHit | None:
+    """Run the enabled checks (default: all) in decision order; return the first hit or None."""
+    wanted = set(RULE_NAMES if enabled is None else enabled)
+    unknown = wanted - set(RULE_NAMES)
+    if unknown:
+        raise ConfigError(f"unknown rule name(s) {sorted(unknown)}; known: {list(RULE_NAMES)}")
+    for name in RULE_NAMES:
+        if name in wanted:
+            hit = CHECKS[name](item)
+            if hit is not None:
+                return hit
+    return None
+
+
+__all__ = [
+    "CHECKS",
+    "RULE_NAMES",
+    "FormatSpec",
+    "RuleHit",
+    "check_format",
+    "check_output_error",
+    "check_unanswered",
+    "parse_format_instruction",
+    "run_rules",
+]

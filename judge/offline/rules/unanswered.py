@@ -1,0 +1,155 @@
+"""Rule `unanswered`: empty output, refusals, restating the question, asking back, or only "see a doctor".
+
+A response is split into clauses; every clause is classified as refusal, request for information,
+referral to a doctor, meta remark about the question, or filler. The response is unanswered only when
+(almost) nothing is left that is none of these. A choice answer such as "<A>" is always substantive.
+
+Confidences (fixed per pattern):
+    empty or whitespace-only                          0.99
+    only punctuation / empty brackets                 0.95
+    only the prompt's answer label ("答：")            0.90
+    refusal without substantive content               0.90
+    only "please consult a doctor"                    0.85
+    only a request for more information               0.80
+    only a restatement of the question                0.75
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from judge.core.models import Item
+from judge.offline.rules.hit import RuleHit, clip
+from judge.offline.rules.text import content_chars, is_dialogue_turn, nonempty_lines, option_letters, output_label
+
+_SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|\[/?INST\]|<end_of_turn>|<start_of_turn>|</?think>")
+
+_REFUSAL = re.compile(
+    r"抱歉|对不起|很遗憾|恕我|"
+    r"(?:无法|不能|不便|没法|难以)[^，。,.！？!?]{0,8}?(?:回答|作答|答复|回复|提供|给出|确定|判断|完成|简述|处理|帮助|协助|满足|解答|诊断|选择)|"
+    r"作为(?:一个|一名)?(?:AI|人工智能|语言模型|AI助手|智能助手|机器人)|"
+    r"\bI'?m sorry|\bI am sorry|\bsorry\b|\bI (?:cannot|can ?not|can'?t|am unable|am not able)|\bI'm (?:unable|not able)|"
+    r"\bas an AI\b|\bas a (?:large )?language model\b|\bunable to (?:answer|provide|help)",
+    re.IGNORECASE,
+)
+_INFO_REQUEST = re.compile(
+    r"(?:请|需|需要)(?:您)?(?:提供|补充|描述|说明|详细|重新提供|告诉)|提供更多|如果?(?:您|你)?需要(?:详细|更多|进一步)|(?:更多|具体|详细|背景)(?:的)?(?:信息|细节|资料|情况)|"
+    r"(?:能否|可否|是否可以|可以|能)(?:告诉|提供|描述|说)|请问|麻烦(?:您)?(?:提供|告诉|描述)|需要(?:知道|了解)|需更多信息|"
+    r"\bplease (?:provide|share|tell|describe|clarify)|\b(?:could|can|would) you (?:please )?(?:tell|provide|share|describe|clarify)|"
+    r"\bmore (?:information|details|context)\b",
+    re.IGNORECASE,
+)
+_CONSULT = re.compile(
+    r"(?:咨询|请教|询问|找)(?:一下)?(?:专业|您的|你的|主治|相关)?(?:的)?(?:医生|医师|药师|专家|医疗|医务|大夫)|"
+    r"就医|就诊|看医生|(?:到|去|至|前往)(?:正规|专业)?医院|面诊|专业医生|专业人士|遵医嘱|医生(?:的)?指导|"
+    r"(?:进一步|及时|尽快)(?:检查|诊治|诊断)|"
+    r"\b(?:consult|see|talk to|ask) (?:a|your|with a) (?:doctor|physician|healthcare|medical|pharmacist)|\bseek medical\b",
+    re.IGNORECASE,
+)
+_META = re.compile(
+    r"不是(?:一个|一道)?(?:多选题|选择题|单选题|多项选择题)|(?:没有|未|未能|缺少|缺乏|没)(?:提供|给出|给)?.{0,6}选项|"
+    r"不符合.{0,12}格式|开放性问题|问题不完整|(?:信息|条件|文本信息|内容)(?:不足|不够|不全|有限)|"
+    r"(?:没有|缺乏|缺少|未)(?:提供)?(?:足够|充分|完整|具体)的?(?:信息|资料|条件|病史)|只输出选项|按照要求|比较复杂|十分复杂|因人而异|具体情况具体分析|需(?:要)?(?:根据|结合)(?:具体|个人|实际)情况|"
+    r"\bnot a (?:multiple[- ]choice|choice) question\b|\bno options\b",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"^(?:您好|你好|谢谢|感谢|好的|嗯|是的|明白|了解|收到|以下是|答案(?:是|为)?|回答(?:是|如下)?)$|"
+    r"希望(?:对您|对你|能)?(?:有所)?帮助|如果您?(?:还)?有其他(?:问题|疑问)|如有(?:其他|任何)?(?:问题|疑问)|需要进一步(?:的)?帮助|"
+    r"我(?:将|会|可以)(?:根据要求|按照要求|按照格式|为您|为你|继续)?(?:作答|解答|回答|帮助)|"
+    r"^\s*(?:hello|hi|thanks?|thank you|ok(?:ay)?)\s*$|\bhope (?:this|it) helps\b",
+    re.IGNORECASE,
+)
+# An apostrophe inside a word ("I'm", "can't") is not a clause boundary.
+_CLAUSE_SPLIT = re.compile(
+    r"(?:[，,。！!？?；;：:\n（）()<>＜＞“”\"「」]|(?<![A-Za-z])'|'(?![A-Za-z]))+|\.(?=\s|$)|因为|由于|所以|但是|但|不过"
+)
+_EXAMPLES = re.compile(r"(?:例如|比如|譬如|如|包括|such as|e\.g\.|for example)", re.IGNORECASE)
+_CHOICE_ANSWER = re.compile(r"[<＜]\s*[A-Ja-j](?:\s*[,，、和及]?\s*[A-Ja-j])*\s*[>＞]")
+_LEADING_LETTER = re.compile(r"^\W*(?:答案?|回答|正确答案|选)?\s*[：:]?\s*\**\s*([A-Z])(?![A-Za-z])")
+
+
+def _clause_kind(clause: str, dialogue: bool) -> str | None:
+    """Kind of a non-substantive clause, or None when the clause carries content."""
+    if _REFUSAL.search(clause):
+        return "refusal"
+    if _META.search(clause):
+        return "meta"
+    if _FILLER.search(clause.strip()):
+        return "filler"
+    if not dialogue and _CONSULT.search(clause):
+        return "consult"
+    if not dialogue and _INFO_REQUEST.search(clause):
+        return "info"
+    return None
+
+
+def _is_choice_answer(item: Item, text: str) -> bool:
+    if _CHOICE_ANSWER.search(text):
+        return True
+    letters = option_letters(item.question, item.options)
+    m = _LEADING_LETTER.match(text)
+    return bool(letters and m and m.group(1) in letters)
+
+
+def _restates_question(item: Item, text: str) -> bool:
+    """True when the response only repeats the final question line, adding at most one character of its own."""
+    lines = nonempty_lines(item.question)
+    ask = content_chars(lines[-1]) if lines else ""
+    said = content_chars(text)
+    if len(said) < 6 or len(ask) < 6 or output_label(item.question):
+        return False
+    shared = sum(b.size for b in SequenceMatcher(None, said, ask, autojunk=False).get_matching_blocks())
+    return len(said) - shared <= 1 and shared >= 0.7 * len(ask)
+
+
+def check_unanswered(item: Item) -> RuleHit | None:
+    """Flag responses that give no substantive answer at all."""
+    response = item.response
+    text = _SPECIAL.sub("", response).strip()
+    if not text:
+        evidence = response.strip()
+        why = "The response is empty." if not evidence else "The response holds only special tokens."
+        return RuleHit(rule="unanswered", category="unanswered", evidence=evidence, confidence=0.99, rationale=why)
+    if text in {"[]", "{}"} or _is_choice_answer(item, text):
+        return None
+    said = content_chars(text)
+    if not said:
+        return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.95,
+                       rationale="The response holds no letters or digits, only punctuation or empty brackets.")
+    label = output_label(item.question)
+    if label and said == content_chars(label):
+        return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.9,
+                       rationale="The response only repeats the answer label of the prompt.")
+    dialogue = is_dialogue_turn(item.question)
+    kinds: set[str] = set()
+    rest = 0
+    previous: str | None = None
+    for clause in _CLAUSE_SPLIT.split(text):
+        if not content_chars(clause):
+            continue
+        kind = _clause_kind(clause, dialogue)
+        if kind is None and previous == "info" and _EXAMPLES.match(clause.strip()):
+            kind = "info"  # "请提供更多信息，例如年龄和病程" lists what is asked for
+        previous = kind
+        if kind is None:
+            rest += len(content_chars(clause))
+        else:
+            kinds.add(kind)
+    if rest <= 2 and kinds - {"filler"}:
+        if "refusal" in kinds:
+            return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.9,
+                           rationale="The response is a refusal with no substantive answer.")
+        if "consult" in kinds:
+            return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.85,
+                           rationale="The response only tells the user to see a doctor.")
+        if "info" in kinds:
+            return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.8,
+                           rationale="The response only asks for more information.")
+        return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.8,
+                       rationale="The response only comments on the question without answering it.")
+    if _restates_question(item, text):
+        return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.75,
+                       rationale="The response only restates the question.")
+    return None

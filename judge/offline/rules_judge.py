@@ -1,0 +1,80 @@
+"""The rules judge: the deterministic checks of judge.offline.rules as a Judge, abstaining when no rule fires."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from judge.core.exceptions import ConfigError
+from judge.core.models import Item, Verdict
+from judge.core.settings import make_judge_id
+from judge.core.taxonomy import load_taxonomy
+from judge.offline.rules import RULE_NAMES, run_rules
+
+NO_RULE_FIRED = "no rule fired; the rules judge covers unanswered/output_error/format_mismatch only"
+"""Error text of the needs_review verdict given when no rule fires."""
+
+_RULES_DIR = Path(__file__).resolve().parent / "rules"
+
+
+_CANONICAL_PATHS = ((b"judge.offline.rules", b"judge.rules"), (b"judge.core.models", b"judge.models"),
+                    (b"judge.core.exceptions", b"judge.exceptions"), (b"judge.core.taxonomy", b"judge.taxonomy"))
+"""Module paths as the rule sources first named them: where a module lives is not part of a rule's version."""
+
+
+def rules_version() -> str:
+    """Short hash of the rule sources: changes whenever a rule changes, so verdicts of old rules are not reused.
+
+    Module paths in the sources are hashed under their first names (`_CANONICAL_PATHS`), so moving a module the
+    rules import keeps the version, and existing stores keep resuming; any other change to a rule changes it.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(_RULES_DIR.glob("*.py")):
+        source = path.read_bytes()
+        for now, first in _CANONICAL_PATHS:
+            source = source.replace(now, first)
+        digest.update(path.name.encode())
+        digest.update(source)
+    return digest.hexdigest()[:12]
+
+
+class RulesJudge:
+    """Judge with the deterministic checks only: a category when a rule fires, needs_review otherwise."""
+
+    def __init__(self, enabled: Iterable[str] | None = None) -> None:
+        names = list(RULE_NAMES if enabled is None else enabled)
+        unknown = sorted(set(names) - set(RULE_NAMES))
+        if unknown:
+            raise ConfigError(f"unknown rule name(s) {unknown}; known: {list(RULE_NAMES)}")
+        self.enabled: tuple[str, ...] = tuple(n for n in RULE_NAMES if n in names)
+        self.model = "rules"
+        taxonomy = load_taxonomy()
+        self._taxonomy_version = f"{taxonomy.version}:{taxonomy.content_hash}"
+        self.judge_id = make_judge_id(self.identity())
+
+    def identity(self) -> dict[str, object]:
+        """Judge name, rule-source version, enabled rules and taxonomy version."""
+        return {"judge": "rules", "rules_version": rules_version(), "enabled": list(self.enabled),
+                "taxonomy_version": self._taxonomy_version}
+
+    def judge(self, item: Item) -> Verdict:
+        """Judge one item synchronously."""
+        t0 = time.perf_counter()
+        hit = run_rules(item, self.enabled)
+        common = dict(item_id=item.item_id, judge_id=self.judge_id, model=self.model, source="rules", attempts=0)
+        if hit is None:
+            return Verdict(status="needs_review", error=NO_RULE_FIRED,
+                           latency_ms=(time.perf_counter() - t0) * 1000, **common)
+        return Verdict(status="ok", category=hit.category, evidence=hit.evidence, confidence=hit.confidence,
+                       rationale=f"rule {hit.rule}: {hit.rationale}", latency_ms=(time.perf_counter() - t0) * 1000,
+                       **common)
+
+    async def ajudge(self, item: Item) -> Verdict:
+        """Judge one item (no I/O, so this runs synchronously)."""
+        return self.judge(item)
+
+    def judge_batch(self, items: Sequence[Item]) -> list[Verdict]:
+        """Judge many items."""
+        return [self.judge(it) for it in items]

@@ -1,0 +1,227 @@
+"""Gather what the benchmark report shows from the store: accuracy, robustness, error distribution, calibration.
+
+All figures are read from the database (items, robustness, error_distribution, calibration_runs, ingest_problems);
+nothing is recomputed from input files. Dimensions appear in MedBench order, then "unknown" for tasks outside the
+task table. The error distribution is that of one judge: the one asked for, else the one with the newest verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from judge.core.models import DIMENSIONS
+from judge.core.taxonomy import CATEGORY_CODES, load_taxonomy
+from judge.evaluate.metrics import AgreementReport
+from judge.medbench.scoring_run import CorrectnessCounts
+from judge.report.signatures import Measure, SignatureHit, detect_signatures
+from judge.store import Store
+
+_DIM_ORDER = {d: i for i, d in enumerate((*DIMENSIONS, "unknown"))}
+
+
+def _dim_key(dimension: str) -> int:
+    return _DIM_ORDER.get(dimension, len(_DIM_ORDER))
+
+
+class AccuracyRow(CorrectnessCounts):
+    """Scored items of one model in one dimension (or one task)."""
+
+    dimension: str
+    """MedBench dimension."""
+    model: str
+    """Model under test."""
+    task: str | None = None
+    """Task, for per-task rows."""
+    n_unextractable: int
+    """Choice items with no single readable answer (unextractable or ambiguous)."""
+
+    @property
+    def accuracy(self) -> float | None:
+        """n_correct / n_graded; None when no item has a gold answer."""
+        return self.n_correct / self.n_graded if self.n_graded else None
+
+    @property
+    def unextractable_share(self) -> float | None:
+        """n_unextractable / n_choice; None without choice items."""
+        return self.n_unextractable / self.n_choice if self.n_choice else None
+
+
+class RobustnessCell(BaseModel):
+    """Option-shuffle robustness of one model in one dimension (or task)."""
+
+    dimension: str
+    """MedBench dimension."""
+    model: str
+    """Model under test."""
+    task: str | None = None
+    """Task, for per-task rows."""
+    n_groups: int
+    """Permutation groups."""
+    n_consistent: int
+    """Groups answered with the same content under every order."""
+    consistency: float
+    """n_consistent / n_groups."""
+    strict: float | None = None
+    """Share of keyed groups answered correctly under every order; None without a key."""
+
+
+class DistributionRow(BaseModel):
+    """The error-category mix of one dimension, for one model or pooled over all models ("all")."""
+
+    dimension: str
+    """MedBench dimension."""
+    model: str
+    """Model under test, or "all"."""
+    n: int
+    """ok verdicts."""
+    counts: dict[str, int]
+    """Verdicts per category code (all 8 present)."""
+
+    @property
+    def shares(self) -> dict[str, float]:
+        """Share of each category code among the n verdicts."""
+        return {c: (self.counts[c] / self.n if self.n else 0.0) for c in CATEGORY_CODES}
+
+
+class CalibrationView(BaseModel):
+    """The latest calibration run of a judge against the physicians' gold set."""
+
+    calibration_id: str
+    """Row id."""
+    judge_id: str | None
+    """Judge calibrated."""
+    model: str | None
+    """Judge model."""
+    split: str | None
+    """Gold split used."""
+    created_at: str
+    """When it ran."""
+    n: int | None
+    """Gold items scored."""
+    kappa: float | None
+    """Cohen's kappa."""
+    kappa_lo: float | None
+    """Lower bootstrap bound."""
+    kappa_hi: float | None
+    """Upper bootstrap bound."""
+    macro_f1: float | None
+    """Macro F1."""
+    ece: float | None
+    """Expected calibration error."""
+    coverage: float | None
+    """Share of gold items the judge categorised."""
+    agreement: AgreementReport | None = None
+    """Confusion matrix and reliability bins, when the stored report has them."""
+
+
+class ReportData(BaseModel):
+    """Everything the report template renders."""
+
+    db: str
+    """Database the report was built from."""
+    generated_at: str
+    """UTC time of building."""
+    judge_id: str | None
+    """Judge whose verdicts make the error distribution; None when there are no verdicts."""
+    judge_ids: list[str] = Field(default_factory=list)
+    """Judges with verdicts in the store, newest first."""
+    categories: list[tuple[str, str, str]] = Field(default_factory=list)
+    """(code, English name, Chinese name) of the 8 categories, in table order."""
+    accuracy: list[AccuracyRow] = Field(default_factory=list)
+    """Per dimension and model."""
+    accuracy_by_task: list[AccuracyRow] = Field(default_factory=list)
+    """Per dimension, task and model."""
+    robustness: list[RobustnessCell] = Field(default_factory=list)
+    """Per dimension and model."""
+    robustness_by_task: list[RobustnessCell] = Field(default_factory=list)
+    """Per task and model."""
+    distribution: list[DistributionRow] = Field(default_factory=list)
+    """Error distribution per dimension pooled over models (model = "all")."""
+    distribution_by_model: list[DistributionRow] = Field(default_factory=list)
+    """Error distribution per dimension and model."""
+    calibration: CalibrationView | None = None
+    """Latest calibration run (of the chosen judge when one was given); None when there is none."""
+    calibration_for: str | None = None
+    """The judge id the calibration section was restricted to; None for the latest run of any judge."""
+    measures: list[Measure] = Field(default_factory=list)
+    """Values the failure signatures are tested on."""
+    hits: list[SignatureHit] = Field(default_factory=list)
+    """Signatures that fired."""
+    problem_counts: dict[str, int] = Field(default_factory=dict)
+    """Skipped input lines by kind."""
+
+
+def _accuracy(store: Store, by_task: bool) -> list[AccuracyRow]:
+    out = [AccuracyRow(**{**r, "model": r["model"] or ""}) for r in store.accuracy_rows(by_task)]
+    return sorted(out, key=lambda a: (_dim_key(a.dimension), a.task or "", a.model))
+
+
+def _robustness(store: Store) -> tuple[list[RobustnessCell], list[RobustnessCell]]:
+    dims = [RobustnessCell(**r) for r in store.robustness_rows(by_task=False)]
+    tasks = [RobustnessCell(**r) for r in store.robustness_rows(by_task=True)]
+    return (sorted(dims, key=lambda c: (_dim_key(c.dimension), c.model)),
+            sorted(tasks, key=lambda c: (_dim_key(c.dimension), c.task or "", c.model)))
+
+
+def _distribution(store: Store, judge_id: str) -> tuple[list[DistributionRow], list[DistributionRow]]:
+    cells: dict[tuple[str, str], dict[str, int]] = {}
+    for dim, model, cat, n in store.category_counts(judge_id):
+        for key in ((dim, model or ""), (dim, "all")):
+            counts = cells.setdefault(key, dict.fromkeys(CATEGORY_CODES, 0))
+            counts[cat] = counts.get(cat, 0) + int(n)
+    out = sorted((DistributionRow(dimension=d, model=m, n=sum(c.values()), counts=c) for (d, m), c in cells.items()),
+                 key=lambda r: (_dim_key(r.dimension), r.model))
+    return [r for r in out if r.model == "all"], [r for r in out if r.model != "all"]
+
+
+def agreement_from_json(raw: Any) -> AgreementReport | None:
+    """The AgreementReport in a calibration_runs.report value: the object itself or nested under "report"."""
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    if isinstance(data, dict) and "confusion" not in data and isinstance(data.get("report"), dict):
+        data = data["report"]
+    if not isinstance(data, dict) or "confusion" not in data:
+        return None
+    return AgreementReport.model_validate(data)
+
+
+def _calibration(store: Store, judge_id: str | None) -> CalibrationView | None:
+    row = store.latest_calibration(judge_id)
+    if row is None:
+        return None
+    report = row.pop("report")
+    return CalibrationView(**{**row, "created_at": str(row["created_at"])[:19]}, agreement=agreement_from_json(report))
+
+
+def measures_of(distribution_by_model: list[DistributionRow], robustness: list[RobustnessCell]) -> list[Measure]:
+    """Category shares and robustness per (dimension, model), as signature inputs."""
+    out = [Measure(dimension=r.dimension, model=r.model, metric=m, value=r.shares[m], n=r.n)
+           for r in distribution_by_model if r.n for m in ("omission", "hallucination", "format_mismatch")]
+    out += [Measure(dimension=c.dimension, model=c.model, metric="robustness", value=c.consistency, n=c.n_groups)
+            for c in robustness if c.n_groups]
+    return out
+
+
+def load_report_data(store: Store, judge_id: str | None = None) -> ReportData:
+    """Read every report figure from an open store; `judge_id` picks the judge (default: the newest)."""
+    judges = store.judges_with_verdicts()
+    if judge_id is not None and judge_id not in judges:
+        raise ValueError(f"no verdicts of judge {judge_id!r} in {store.path} (judges with verdicts: "
+                         f"{', '.join(judges) or 'none'})")
+    chosen = judge_id or (judges[0] if judges else None)
+    pooled, by_model = _distribution(store, chosen) if chosen else ([], [])
+    rob, rob_tasks = _robustness(store)
+    measures = measures_of(by_model, rob)
+    problems = store.problem_counts()
+    tax = load_taxonomy()
+    return ReportData(
+        db=str(store.path), generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), judge_id=chosen,
+        judge_ids=judges, categories=[(c, tax.get(c).en, tax.get(c).zh) for c in CATEGORY_CODES],
+        accuracy=_accuracy(store, False), accuracy_by_task=_accuracy(store, True), robustness=rob,
+        robustness_by_task=rob_tasks, distribution=pooled, distribution_by_model=by_model,
+        calibration=_calibration(store, judge_id), calibration_for=judge_id, measures=measures, hits=detect_signatures(measures),
+        problem_counts=problems,
+    )

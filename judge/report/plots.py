@@ -1,0 +1,85 @@
+"""Report figures as PNG bytes (matplotlib, Agg backend): confusion-matrix heatmap, reliability diagram, error mix.
+
+Labels are the ASCII category codes and dimension names, so no CJK font is needed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from judge.evaluate.reliability import ReliabilityBin  # noqa: E402
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def confusion_png(labels: Sequence[str], confusion: Sequence[Sequence[int]]) -> bytes:
+    """Heatmap of a confusion matrix (rows = gold, columns = judge) with the count in every cell."""
+    cm = np.asarray(confusion, dtype=int)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels=labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels=labels, fontsize=8)
+    ax.set_xlabel("judge category")
+    ax.set_ylabel("gold category (physicians)")
+    ax.set_title("Confusion matrix")
+    top = cm.max() if cm.size else 0
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if cm[i, j] > top / 2 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return _png(fig)
+
+
+def reliability_png(bins: Sequence[ReliabilityBin]) -> bytes:
+    """Reliability diagram: accuracy per confidence bin against the diagonal, with item counts on the bars."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    filled = [b for b in bins if b.count and b.accuracy is not None]
+    if filled:
+        bars = ax.bar([(b.lo + b.hi) / 2 for b in filled], [b.accuracy for b in filled],
+                      width=[(b.hi - b.lo) * 0.9 for b in filled], color="#4c72b0", alpha=0.8, label="accuracy")
+        ax.plot([b.mean_confidence for b in filled], [b.accuracy for b in filled], "o", color="#dd8452",
+                label="mean confidence")
+        for bar, b in zip(bars, filled, strict=True):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, str(b.count), ha="center", fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("judge confidence")
+    ax.set_ylabel("share correct")
+    ax.set_title("Reliability diagram")
+    ax.legend(loc="upper left", fontsize=8)
+    return _png(fig)
+
+
+def distribution_png(rows: Sequence[tuple[str, dict[str, float]]], codes: Sequence[str]) -> bytes:
+    """Stacked horizontal bars: the share of each category (codes) per row label (e.g. dimension)."""
+    fig, ax = plt.subplots(figsize=(9, 0.6 * max(len(rows), 1) + 1.6))
+    colors = plt.get_cmap("tab10").colors
+    left = np.zeros(len(rows))
+    names = [r[0] for r in rows]
+    for k, code in enumerate(codes):
+        vals = np.array([r[1].get(code, 0.0) for r in rows])
+        ax.barh(names, vals, left=left, color=colors[k % len(colors)], label=code)
+        left += vals
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of wrong answers")
+    ax.set_title("Error distribution per dimension")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, fontsize=8, frameon=False)
+    return _png(fig)

@@ -1,0 +1,46 @@
+"""Run a judge over items in one process: in batches for a batch judge, else concurrent calls, one callback each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiolimiter import AsyncLimiter
+
+from judge.core.models import Item, Verdict
+from judge.core.protocol import Judge, batch_judge_of
+
+
+async def judge_each(judge: Judge, items: list[Item], *, concurrency: int, rpm: float | None, chunk: int,
+                     on_verdict: Callable[[Verdict], None]) -> None:
+    """Judge every item and hand each verdict to `on_verdict` as it is made.
+
+    A batch judge (the offline judges) gets `chunk` items per `judge_batch` call; any other judge gets
+    `concurrency` concurrent `ajudge` calls, at most `rpm` a minute when given.
+    """
+    batcher = batch_judge_of(judge)
+    if batcher is not None:
+        for start in range(0, len(items), chunk):
+            for v in batcher.judge_batch(items[start:start + chunk]):
+                on_verdict(v)
+            await asyncio.sleep(0)
+        return
+    todo: asyncio.Queue[Item] = asyncio.Queue()
+    for it in items:
+        todo.put_nowait(it)
+    limiter = AsyncLimiter(rpm, 60) if rpm else None
+
+    async def worker() -> None:
+        while True:
+            try:
+                it = todo.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if limiter:
+                async with limiter:
+                    v = await judge.ajudge(it)
+            else:
+                v = await judge.ajudge(it)
+            on_verdict(v)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items) or 1)))))

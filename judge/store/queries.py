@@ -1,0 +1,61 @@
+"""The read queries behind summaries and the report: accuracy, robustness, error distribution, problems."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from judge.store import Store
+
+_ACCURACY = """
+    SELECT coalesce(dimension, 'unknown') AS dimension, model, {task} AS task, count(*) AS n,
+           count(*) FILTER (WHERE correct) AS n_correct, count(*) FILTER (WHERE NOT correct) AS n_wrong,
+           count(*) FILTER (WHERE correct IS NULL) AS n_unknown,
+           count(*) FILTER (WHERE correct IS NOT NULL AND NOT ends_with(score_method, ':no_key')) AS n_graded,
+           count(*) FILTER (WHERE starts_with(score_method, 'choice:')) AS n_choice,
+           count(*) FILTER (WHERE starts_with(score_method, 'choice:unextractable')
+                                  OR starts_with(score_method, 'choice:ambiguous')) AS n_unextractable
+    FROM items WHERE score_method IS NOT NULL GROUP BY ALL"""
+
+
+def _dicts(cur: Any) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+class QueriesMixin:
+    """Store methods that read aggregated figures."""
+
+    def accuracy_rows(self: Store, by_task: bool) -> list[dict[str, Any]]:
+        """Scored items per dimension and model (and task): correct, wrong, unknown, graded, choice, unextractable."""
+        return _dicts(self.con.execute(_ACCURACY.format(task="task" if by_task else "NULL")))
+
+    def robustness_rows(self: Store, by_task: bool) -> list[dict[str, Any]]:
+        """Option-shuffle robustness per model and dimension (or task): groups, consistent, consistency, strict."""
+        if by_task:
+            return _dicts(self.con.execute(
+                "SELECT model, coalesce(dimension, 'unknown') AS dimension, task, n_groups, n_consistent, consistency,"
+                " strict FROM robustness WHERE n_groups > 0"))
+        return _dicts(self.con.execute("SELECT model, dimension, n_groups, n_consistent, consistency, strict"
+                                       " FROM robustness_by_dimension"))
+
+    def category_counts(self: Store, judge_id: str) -> list[tuple[str, str, str, int]]:
+        """(dimension or 'unknown', model, category, n) of a judge's ok verdicts."""
+        return self.con.execute("SELECT coalesce(dimension, 'unknown'), model, category, n FROM error_distribution"
+                                " WHERE judge_id = ?", [judge_id]).fetchall()
+
+    def error_distribution(self: Store, judge_id: str | None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Share of each category per dimension for one judge, pooled over models; ([], []) without a judge."""
+        if judge_id is None:
+            return [], []
+        cur = self.con.execute(
+            "WITH d AS (SELECT coalesce(dimension, '(none)') AS dimension, category, sum(n)::INT AS n "
+            "FROM error_distribution WHERE judge_id = ? GROUP BY 1, 2) "
+            "SELECT dimension, category, n, round(n / sum(n) OVER (PARTITION BY dimension), 3) AS share "
+            "FROM d ORDER BY dimension, n DESC, category", [judge_id])
+        return [d[0] for d in cur.description], cur.fetchall()
+
+    def problem_counts(self: Store) -> dict[str, int]:
+        """Skipped input lines by kind."""
+        return dict(self.con.execute("SELECT kind, count(*) FROM ingest_problems GROUP BY kind ORDER BY kind")
+                    .fetchall())

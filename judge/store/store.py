@@ -1,0 +1,125 @@
+"""The DuckDB store: one file, its schema migrated on open, read-only SQL, transactional batch writes.
+
+`Store` is the only place medjudge talks SQL. Its methods are grouped by table in the mixins of this package
+(items, verdicts, runs, scores, calibration, report queries); this module holds the connection, migrations, the
+read-only query path and the batch-write helper they share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from judge.core.exceptions import ReadOnlyError
+from judge.store.calibration import CalibrationMixin
+from judge.store.items import ItemsMixin
+from judge.store.migrations import MIGRATIONS
+from judge.store.queries import QueriesMixin
+from judge.store.runs import RunsMixin, now
+from judge.store.scores import ScoresMixin
+from judge.store.verdicts import VerdictsMixin
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+_READ_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply pending migrations; return the names applied (idempotent)."""
+    con.execute("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    done = {r[0] for r in con.execute("SELECT version FROM _migrations").fetchall()}
+    applied = []
+    for version, fn in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            fn(con)
+            con.execute("INSERT INTO _migrations VALUES (?, ?, ?)", [version, fn.__name__, now()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(fn.__name__)
+    return applied
+
+
+class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, CalibrationMixin, QueriesMixin):
+    """A medjudge DuckDB file. Open with `Store(path)` (read-write, migrated) or `Store.readonly(path)`."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no database at {self.path}")
+            self.con = duckdb.connect(str(self.path), read_only=True, config={"enable_external_access": False})
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(self.path))
+            migrate(self.con)
+
+    @classmethod
+    def readonly(cls, path: str | Path) -> Store:
+        """Open an existing database read-only; statements that write are refused."""
+        return cls(path, read_only=True)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queries -------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run SQL and return (column names, rows). On a read-only store only reads are allowed."""
+        if self.read_only:
+            for stmt in self.con.extract_statements(sql):
+                kind = stmt.type.name
+                if kind not in _READ_TYPES:
+                    raise ReadOnlyError(f"refused: {kind} statement on a read-only database (only SELECT is allowed)")
+        try:
+            cur = self.con.execute(sql, params or [])
+        except duckdb.Error as e:
+            if self.read_only and ("read-only" in str(e).lower() or "read only" in str(e).lower()):
+                raise ReadOnlyError(str(e)) from e
+            raise
+        cols = [d[0] for d in cur.description] if cur.description else []
+        return cols, cur.fetchall()
+
+    # -- writes shared by the mixins --------------------------------------------------------------------------
+    def run_with_batch(self, data: pa.Table | dict[str, list[Any]], statements: Sequence[str],
+                       params: Sequence[Sequence[Any]] | None = None) -> None:
+        """Run `statements` in one transaction with `data` registered as the table `_batch`."""
+        import pyarrow as pa
+
+        self.con.register("_batch", data if isinstance(data, pa.Table) else pa.table(data))
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            for i, sql in enumerate(statements):
+                self.con.execute(sql, list(params[i]) if params else [])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_batch")
+
+    def insert_batch(self, table: str, cols: list[str], data: pa.Table | dict[str, list[Any]], conflict: str) -> None:
+        """INSERT `data` (Arrow, or columns by name) into `table` in one transaction, with an ON CONFLICT clause."""
+        import pyarrow as pa
+
+        if not isinstance(data, pa.Table):
+            data = pa.table({c: data[c] for c in cols})
+        if data.num_rows == 0:
+            return
+        self.run_with_batch(data, [f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _batch "
+                                   f"{conflict}"])

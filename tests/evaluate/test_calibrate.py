@@ -1,0 +1,173 @@
+"""Calibration runs against the real local HTTP server, with a real DuckDB file."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from judge.core.settings import JudgeSettings
+from judge.core.taxonomy import CATEGORY_CODES
+from judge.evaluate.calibrate import calibrate, probe_orders
+from judge.gold.gold_set import GoldItem, GoldLabel, save_gold
+from judge.gold.splits import make_splits, save_splits
+from judge.llm.judge import LLMJudge
+from judge.store.store import Store
+from judge.testing import chat_text, verdict_json
+from tests.conftest import GOLD, fast_settings
+
+RESPONSES = {
+    "omission": "给予二甲双胍控制血糖。",
+    "hallucination": "首选奥司他韦注射液每日10 g。",
+    "format_mismatch": "正确答案是A，因为呼吸音消失。",
+    "causal_reasoning_deficiency": "低钾导致了呕吐，所以先止吐。",
+    "contextual_inconsistency": "患者为男性，考虑前列腺增生。",
+    "unanswered": "建议您咨询专业医生。",
+    "output_error": "患者应首先进行进行进行进行进行进行",
+    "medical_language_generation_deficiency": "病人说肚子疼了好几天。",
+}
+
+
+def gold_items(n_per: int = 5, disagree_every: int = 0) -> list[GoldItem]:
+    out = []
+    k = 0
+    for code, resp in RESPONSES.items():
+        for _i in range(n_per):
+            k += 1
+            labels = [GoldLabel(annotator="dr_a", category=code, note=""), GoldLabel(annotator="dr_b", category=code,
+                                                                                       note="")]
+            if disagree_every and k % disagree_every == 0:
+                other = "omission" if code != "omission" else "hallucination"
+                labels[1] = GoldLabel(annotator="dr_b", category=other, note="")
+                labels.append(GoldLabel(annotator="dr_c", category=code, note=""))
+            out.append(GoldItem(item_id=f"g{k:03d}", dimension="knowledge_qa", task="Med-Exam",
+                                question=f"问题{k}：请回答。", options=None, reference_answer="参考答案",
+                                model="m", response=f"{resp}（{k}）", labels=labels))
+    return out
+
+
+@pytest.fixture
+def gold_file(tmp_path):
+    items = gold_items()
+    tie = GoldItem(item_id="tie1", question="q", response="r", labels=[
+        GoldLabel(annotator="dr_a", category="omission", note=""),
+        GoldLabel(annotator="dr_b", category="hallucination", note="")])
+    path = tmp_path / "gold.jsonl"
+    save_gold([*items, tie], path)
+    splits = make_splits([*items, tie], ratios=(0.0, 0.0, 1.0))
+    save_splits(splits, tmp_path / "splits.json", seed=13, ratios=(0.0, 0.0, 1.0))
+    return path, {g.item_id: g.consensus for g in items}
+
+
+def oracle(consensus: dict[str, str], corrupt: set[str] | None = None, seed: int = 0):  # type: ignore[no-untyped-def]
+    by_text = {}
+    for g in gold_items():
+        by_text[g.response] = g.item_id
+    rng = random.Random(seed)
+    wrong = {}
+
+    def respond(body):  # type: ignore[no-untyped-def]
+        text = chat_text(body)
+        item_id = next(i for t, i in by_text.items() if t in text)
+        code = consensus[item_id]
+        if corrupt and item_id in corrupt:
+            code = wrong.setdefault(item_id, rng.choice([c for c in CATEGORY_CODES if c != code]))
+        return verdict_json(code, 0.8)
+
+    return respond, wrong
+
+
+def test_oracle_judge_has_kappa_one_and_row_is_stored(tmp_path, stub_server, gold_file):
+    path, consensus = gold_file
+    respond, _ = oracle(consensus)
+    server = stub_server(respond)
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    res = calibrate(path, judge=judge, db=tmp_path / "cal.duckdb", split="test", progress=False, n_boot=200)
+    assert res.n == 40 and res.n_excluded == 1  # the tie is excluded and counted
+    assert res.kappa == pytest.approx(1.0) and res.macro_f1 == pytest.approx(1.0) and res.coverage == 1.0
+    with Store(tmp_path / "cal.duckdb") as st:
+        _, rows = st.query("SELECT judge_id, split, n, kappa, n_excluded, report FROM calibration_runs")
+        assert len(rows) == 1 and rows[0][0] == judge.judge_id and rows[0][3] == pytest.approx(1.0)
+        stored = json.loads(rows[0][5])
+        assert stored["report"]["confusion"][0][0] == 5
+        _, hist = st.query("SELECT judge_id, kappa FROM kappa_by_judge")
+        assert hist == [(judge.judge_id, pytest.approx(1.0))]
+
+
+def test_partly_wrong_judge_kappa_equals_sklearn(tmp_path, stub_server, gold_file):
+    path, consensus = gold_file
+    corrupt = set(random.Random(3).sample(sorted(consensus), 10))  # 25 % of answers changed
+    respond, wrong = oracle(consensus, corrupt)
+    server = stub_server(respond)
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    db = tmp_path / "cal.duckdb"
+    res = calibrate(path, judge=judge, db=db, split="test", progress=False, n_boot=200)
+    ids = sorted(consensus)
+    y_true = [consensus[i] for i in ids]
+    y_pred = [wrong.get(i, consensus[i]) for i in ids]
+    expected = cohen_kappa_score(y_true, y_pred, labels=list(CATEGORY_CODES))
+    assert res.kappa == pytest.approx(expected)
+    assert res.report.accuracy == pytest.approx(30 / 40)
+    with Store(db) as st:
+        assert st.query("SELECT kappa FROM calibration_runs")[1][0][0] == pytest.approx(expected)
+    assert res.kappa_ci[0] <= res.kappa <= res.kappa_ci[1]
+
+
+def test_per_annotator_kappa_and_human_ceiling(tmp_path, stub_server):
+    items = gold_items(disagree_every=4)
+    path = tmp_path / "gold.jsonl"
+    save_gold(items, path)
+    consensus = {g.item_id: g.consensus for g in items}
+    respond, _ = oracle(consensus)
+    server = stub_server(respond)
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    res = calibrate(path, judge=judge, db=tmp_path / "c.duckdb", split=None, progress=False, n_boot=100)
+    assert res.per_annotator_kappa["dr_a"] == pytest.approx(1.0)
+    assert res.per_annotator_kappa["dr_b"] < 1.0
+    assert res.human_ceiling["annotators"] == ["dr_a", "dr_b", "dr_c"]
+    assert res.human_ceiling["krippendorff_alpha"] < 1.0
+
+
+def test_order_probe_detects_an_order_sensitive_judge(tmp_path, stub_server, gold_file):
+    path, consensus = gold_file
+
+    def first_listed(body):  # type: ignore[no-untyped-def]
+        system = body["messages"][0]["content"]
+        first = min(CATEGORY_CODES, key=lambda c: system.index(f"`{c}`"))
+        return verdict_json(first, 0.5)  # a judge that always picks the first category it is shown
+
+    server = stub_server(first_listed)
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    res = calibrate(path, judge=judge, db=tmp_path / "p.duckdb", split="test", probe_orders=5, progress=False,
+                    n_boot=50)
+    assert res.robustness is not None and len(res.robustness["orders"]) == 5
+    firsts = {o[0] for o in res.robustness["orders"]}
+    # flips happen exactly for orders whose first category differs from the original first category
+    expected_flip = sum(o[0] != "omission" for o in res.robustness["orders"][1:]) / 4
+    assert res.robustness["flip_rate"] == pytest.approx(expected_flip)
+    assert res.robustness["all_orders_identical"] == (1.0 if firsts == {"omission"} else 0.0)
+
+
+def test_probe_orders_are_distinct_and_start_with_original():
+    orders = probe_orders(list(CATEGORY_CODES), 5, seed=1)
+    assert orders[0] == list(CATEGORY_CODES) and len({tuple(o) for o in orders}) == 5
+    assert all(sorted(o) == sorted(CATEGORY_CODES) for o in orders)
+
+
+def test_cascade_calibration_reports_llm_calls_saved(tmp_path, stub_server):
+
+    from judge.run.factory import make_judge
+
+    gold = GOLD
+    server = stub_server(lambda body: verdict_json("omission", 0.5))
+    judge = make_judge("cascade:openai/stub", api_base=server.base_url, **fast_settings())
+    res = calibrate(gold, judge=judge, db=tmp_path / "c.duckdb", split="test", progress=False, n_boot=50)
+    assert res.n == 81
+    assert res.sources.get("llm", 0) == server.count  # every LLM verdict cost exactly one call here
+    assert res.llm_calls_saved == pytest.approx(1 - server.count / 81)
+    assert 0 < res.llm_calls_saved < 1
+    offline = calibrate(gold, judge=make_judge("offline"), db=tmp_path / "c.duckdb", split="test", progress=False,
+                        n_boot=50)
+    assert offline.llm_calls_saved is None

@@ -1,0 +1,181 @@
+"""The sklearn baseline: deterministic training on a small fixture, valid probabilities, artifact round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn
+from typer.testing import CliRunner
+
+from judge.cli.app import app
+from judge.core.exceptions import ConfigError
+from judge.core.protocol import Judge
+from judge.core.taxonomy import CATEGORY_CODES
+from judge.gold.gold_set import load_gold
+from judge.gold.splits import load_splits
+from judge.offline.artifact import BaselineVersionWarning, find_artifact, load_artifact
+from judge.offline.baseline import BaselineConfig, BaselineJudge, BaselineModel, train_baseline
+from tests.conftest import FIXTURES
+
+FIX = FIXTURES / "offline"
+GOLD, SPLITS = FIX / "gold_small.jsonl", FIX / "splits_small.json"
+GRID = (BaselineConfig(C=1.0), BaselineConfig(C=0.1))
+
+
+def split_items(split: str):  # type: ignore[no-untyped-def]
+    splits = load_splits(SPLITS).splits
+    return [g for g in load_gold(GOLD) if splits[g.item_id] == split]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[BaselineModel, Path]:
+    out = tmp_path_factory.mktemp("models")
+    return train_baseline(GOLD, SPLITS, out_dir=out, grid=GRID), out
+
+
+def test_training_is_deterministic(saved):
+    model, _ = saved
+    again = train_baseline(GOLD, SPLITS, out_dir=None, grid=GRID)
+    items = [g.to_item() for g in load_gold(GOLD)]
+    assert again.meta.version == model.meta.version
+    np.testing.assert_array_equal(again.predict_proba(items), model.predict_proba(items))
+
+
+def test_probabilities_are_valid(saved):
+    model, _ = saved
+    items = [g.to_item() for g in load_gold(GOLD)]
+    probs = model.predict_proba(items)
+    assert probs.shape == (len(items), len(model.classes))
+    assert set(model.classes) == set(CATEGORY_CODES)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    assert (probs >= 0).all()
+
+
+def test_learns_the_separable_fixture(saved):
+    # every category of the fixture has its own unmistakable wording, so held-out dev items should mostly be right
+    model, _ = saved
+    dev = split_items("dev")
+    pred = [model.classes[i] for i in model.predict_proba([g.to_item() for g in dev]).argmax(axis=1)]
+    assert sum(p == g.consensus for p, g in zip(pred, dev, strict=True)) >= 6
+
+
+def test_test_split_is_never_read(tmp_path):
+    lines = GOLD.read_text(encoding="utf-8").splitlines()
+    test_ids = {g.item_id for g in split_items("test")}
+    changed = []
+    for line in lines:
+        row = json.loads(line)
+        if row["item_id"] in test_ids:
+            row["response"] = "完全不同的回答"
+        changed.append(json.dumps(row, ensure_ascii=False))
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(changed) + "\n", encoding="utf-8")
+    a = train_baseline(GOLD, SPLITS, out_dir=None, grid=GRID)
+    b = train_baseline(gold, SPLITS, out_dir=None, grid=GRID)
+    assert a.meta.version == b.meta.version and a.meta.dev_scores == b.meta.dev_scores
+
+
+def test_metadata_records_data_versions_and_dev_scores(saved):
+    model, out = saved
+    meta = model.meta
+    assert meta.sklearn_version == sklearn.__version__ and meta.n_train == 24 and meta.n_dev == 8
+    assert len(meta.grid) == len(GRID) and meta.config in [c.model_dump() for c in GRID]
+    assert meta.dev_scores["n"] == 8 and -1 <= meta.dev_scores["kappa"] <= 1
+    assert 0 <= meta.tau <= 1 and meta.tau_choice["min_coverage"] == 0.5
+    assert (out / f"baseline-{meta.version}.joblib").exists() and (out / f"baseline-{meta.version}.json").exists()
+
+
+def test_artifact_round_trip(saved):
+    model, out = saved
+    loaded = BaselineModel.load(out)
+    items = [g.to_item() for g in load_gold(GOLD)]
+    np.testing.assert_array_equal(loaded.predict_proba(items), model.predict_proba(items))
+    assert loaded.meta == model.meta
+
+
+def test_judge_verdicts(saved):
+    _, out = saved
+    judge = BaselineJudge(where=out)
+    assert isinstance(judge, Judge) and judge.judge_id == BaselineJudge(where=out).judge_id
+    item = split_items("dev")[0].to_item()
+    v = asyncio.run(judge.ajudge(item))
+    probs = judge.baseline.predict_proba([item])[0]
+    assert v.status == "ok" and v.source == "baseline" and v.category in CATEGORY_CODES
+    assert v.category == judge.baseline.classes[int(probs.argmax())]
+    assert v.confidence == pytest.approx(float(probs.max()))
+
+
+def _copy(saved, tmp_path: Path, **meta_changes) -> Path:  # type: ignore[no-untyped-def]
+    _, out = saved
+    src = find_artifact(out)
+    dst = tmp_path / src.name
+    dst.write_bytes(src.read_bytes())
+    meta = json.loads(src.with_suffix(".json").read_text(encoding="utf-8"))
+    meta.update(meta_changes)
+    dst.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    return dst
+
+
+def test_other_sklearn_minor_version_warns(saved, tmp_path):
+    major, minor = sklearn.__version__.split(".")[:2]
+    path = _copy(saved, tmp_path, sklearn_version=f"{major}.{int(minor) + 1}.0")
+    with pytest.warns(BaselineVersionWarning, match="scikit-learn"):
+        load_artifact(path)
+
+
+def test_other_sklearn_major_version_is_an_error(saved, tmp_path):
+    major = int(sklearn.__version__.split(".")[0])
+    path = _copy(saved, tmp_path, sklearn_version=f"{major + 1}.0.0")
+    with pytest.raises(ConfigError, match="medjudge baseline train"):
+        load_artifact(path)
+
+
+def test_other_features_version_is_an_error(saved, tmp_path):
+    path = _copy(saved, tmp_path, features_version="0")
+    with pytest.raises(ConfigError, match="features version"):
+        load_artifact(path)
+
+
+def test_changed_feature_code_warns(saved, tmp_path):
+    path = _copy(saved, tmp_path, features_code="000000000000")
+    with pytest.warns(BaselineVersionWarning, match="changed"):
+        load_artifact(path)
+
+
+def test_tampered_model_file_is_an_error(saved, tmp_path):
+    path = _copy(saved, tmp_path)
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(ConfigError, match="hash"):
+        load_artifact(path)
+
+
+def test_missing_artifact_names_the_training_command(tmp_path):
+    with pytest.raises(ConfigError, match="medjudge baseline train"):
+        BaselineModel.load(tmp_path)
+
+
+def test_shipped_artifact_loads_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BaselineVersionWarning)
+        model = BaselineModel.load()
+    assert set(model.classes) == set(CATEGORY_CODES) and model.meta.n_train > 0
+
+
+def test_command_line_trains_and_replaces_old_artifacts(tmp_path, capsys):
+    stale = tmp_path / "baseline-old.joblib"
+    stale.write_bytes(b"x")
+    stale.with_suffix(".json").write_text("{}", encoding="utf-8")
+    res = CliRunner().invoke(app, ["baseline", "train", "--gold", str(GOLD), "--splits", str(SPLITS), "--out",
+                                   str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "saved" in res.output and '"dev_scores"' in res.output
+    files = sorted(p.suffix for p in tmp_path.iterdir())
+    assert files == [".joblib", ".json"] and not stale.exists()
+    res = CliRunner().invoke(app, ["baseline", "info", "--model", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["n_train"] == 24

@@ -1,0 +1,141 @@
+"""End to end through the local OpenAI-compatible HTTP server: DSPy optimization, export, calibration, cache, CLI.
+
+The server's scripted model answers DSPy's chat-adapter requests and the Instructor judge's JSON requests with the
+same policy: the gold category only when the prompt carries a demo / worked example of it, else `omission`. The
+test split has one item per category, so the base prompt (no worked examples) gets kappa exactly 0 (every answer
+`omission`) and a prompt with demos of all eight categories gets kappa 1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import dspy
+import duckdb
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from judge.gold.gold_set import load_gold
+from judge.llm.prompt import load_prompt
+from judge.optimize import OptimizerBudget, optimize
+from judge.optimize.cache import CACHE_ENV, default_cache_dir, dspy_cache
+from judge.testing import chat_text
+from tests.conftest import FIXTURES
+from tests.dspy_scripted import Policy, answer, json_verdict
+
+FIX = FIXTURES / "dspy"
+GOLD = FIX / "gold.jsonl"
+BUDGET = OptimizerBudget(num_threads=2)
+
+
+def responder_for(policy: Policy):  # type: ignore[no-untyped-def]
+    def respond(body):  # type: ignore[no-untyped-def]
+        messages = [{"role": m["role"], "content": m["content"]} for m in body["messages"]]
+        if body.get("response_format"):  # the Instructor judge (JSON mode)
+            return json_verdict(policy, messages)
+        return answer(policy, messages)
+
+    return respond
+
+
+@pytest.fixture
+def server(stub_server):  # type: ignore[no-untyped-def]
+    return stub_server(responder_for(Policy.from_gold(load_gold(GOLD), use_definitions=False)))
+
+
+def test_optimize_over_http_then_calibrate_before_and_after(server, tmp_path):
+    db = tmp_path / "m.duckdb"
+    r = optimize(GOLD, "bootstrap_fewshot", "openai/stub", tmp_path / "prompts" / "judge_opt", api_base=server.base_url,
+                 db=db, cache=False, progress=False, budget=BUDGET, concurrency=2)
+    dspy_requests = [b for b in server.requests if not b.get("response_format")]
+    judge_requests = [b for b in server.requests if b.get("response_format")]
+    # DSPy spoke the chat-adapter protocol to the server, with the taxonomy as instructions
+    first = dspy_requests[0]
+    assert first["model"] == "stub" and first["messages"][0]["role"] == "system"
+    assert first["max_tokens"] == 1024 and "max_completion_tokens" not in first  # what llama.cpp servers honour
+    assert "[[ ## category ## ]]" in first["messages"][0]["content"]
+    assert "medical_language_generation_deficiency" in first["messages"][0]["content"]
+    assert any(len(b["messages"]) > 2 for b in dspy_requests)  # demos sent as earlier turns
+    assert r.dev_before is not None and r.dev_before.accuracy == pytest.approx(1 / 8)
+    assert r.dev_after.accuracy == 1.0
+    assert Path(r.prompt_path) == tmp_path / "prompts" / "judge_opt.md"
+    assert json.loads(Path(r.state_path).read_text(encoding="utf-8"))["predict"]["demos"]
+    # calibration: same model, base prompt vs exported prompt, on the 8 test items
+    before, after = r.calibration_before, r.calibration_after
+    assert before is not None and after is not None
+    assert before.n == after.n == 8 and len(judge_requests) == 16
+    assert before.kappa == pytest.approx(0.0) and after.kappa == pytest.approx(1.0)
+    assert before.judge_id != after.judge_id and after.prompt == r.prompt_path
+    rows = duckdb.connect(str(db), read_only=True).execute(
+        "SELECT judge_id, prompt_version, split, n FROM calibration_runs ORDER BY kappa").fetchall()
+    assert rows == [(before.judge_id, load_prompt().version, "test", 8), (after.judge_id, r.prompt_version, "test", 8)]
+
+
+def test_no_calibration_without_db(server, tmp_path):
+    r = optimize(GOLD, "labeled_fewshot", "openai/stub", tmp_path / "p", api_base=server.base_url, cache=False,
+                 budget=BUDGET)
+    assert r.calibration_before is None and r.calibration_after is None
+    assert not any(b.get("response_format") for b in server.requests)
+
+
+def test_native_dspy_client_can_be_chosen(server, tmp_path):
+    r = optimize(GOLD, "labeled_fewshot", "openai/stub", tmp_path / "p", api_base=server.base_url, cache=False,
+                 budget=BUDGET, engine="auto", max_tokens=77)
+    assert r.dev_after.accuracy == 1.0
+    assert {b.get("max_completion_tokens") for b in server.requests} == {77}
+
+
+def test_disk_cache_answers_a_repeated_run(server, tmp_path):
+    cache = tmp_path / "cache"
+    kw = dict(api_base=server.base_url, cache_dir=cache, budget=BUDGET, score_baseline=False)
+    first = optimize(GOLD, "labeled_fewshot", "openai/stub", tmp_path / "a", **kw)
+    n = server.count
+    assert n > 0 and first.cache_dir == str(cache) and any(cache.iterdir())
+    second = optimize(GOLD, "labeled_fewshot", "openai/stub", tmp_path / "b", **kw)
+    assert server.count == n  # every call came from the cache
+    assert second.dev_after == first.dev_after
+    optimize(GOLD, "labeled_fewshot", "openai/stub", tmp_path / "c", api_base=server.base_url, cache=False,
+             budget=BUDGET, score_baseline=False)
+    assert server.count == 2 * n  # caching off: the server answers again
+
+
+def test_cache_location_and_restoring_the_previous_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
+    assert default_cache_dir() == tmp_path / "env"
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "medjudge" / "dspy"
+    before = dspy.cache
+    with dspy_cache(enabled=False) as path:
+        assert path is None and dspy.cache is not before
+        assert not dspy.cache.enable_disk_cache and not dspy.cache.enable_memory_cache
+    assert dspy.cache is before
+
+
+def test_cli_optimize(server, tmp_path):
+    from judge.cli.optimize import register
+
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """medjudge"""
+
+    register(app)
+    out = tmp_path / "judge_cli"
+    res = CliRunner().invoke(app, ["optimize", "--gold", str(GOLD), "--optimizer", "labeled_fewshot", "--model",
+                                   "openai/stub", "--api-base", server.base_url, "--out", str(out), "--no-cache",
+                                   "--max-demos", "3", "--db", str(tmp_path / "m.duckdb"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "dev accuracy 0.125 -> " in text and f"wrote {out}.md" in text
+    assert re.search(r"test kappa before \(base prompt\): 0\.000", text)
+    assert re.search(r"test kappa after \(exported prompt\): \S+ \[", text)
+    assert load_prompt(f"{out}.md").text.count("### Example ") == 3
+    bad = CliRunner().invoke(app, ["optimize", "--gold", str(GOLD), "--optimizer", "nope", "--model", "openai/stub",
+                                   "--out", str(out)])
+    assert bad.exit_code == 2 and "unknown optimizer" in bad.output
+    assert "worked examples" in chat_text(server.requests[-1]).lower()

@@ -1,0 +1,58 @@
+"""The store's column-wise write paths: write_verdicts and the bulk write_verdict_table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from judge.core.models import Verdict
+from judge.store.store import Store
+
+
+def rows(store: Store, judge_id: str) -> list[tuple]:
+    return store.query("SELECT item_id, status, category, confidence, error, secondary, flags, source, attempts, run_id "
+                       "FROM verdicts WHERE judge_id = ? ORDER BY item_id", [judge_id])[1]
+
+
+def test_bulk_table_stores_the_same_rows_as_verdict_objects(tmp_path):
+    verdicts = [Verdict(item_id="a", judge_id="j", status="ok", category="omission", confidence=0.5),
+                Verdict(item_id="b", judge_id="j", status="failed", error="boom"),
+                Verdict(item_id="c", judge_id="j", status="needs_review", error="bad", flags=["prompt_injection_suspected"],
+                        secondary=["hallucination"])]
+    frame = pd.DataFrame([{"item_id": v.item_id, "judge_id": "k", "status": v.status, "category": v.category,
+                           "confidence": v.confidence, "error": v.error, "secondary": '["hallucination"]'
+                           if v.secondary else "[]", "flags": '["prompt_injection_suspected"]' if v.flags else "[]"}
+                          for v in verdicts])
+    with Store(tmp_path / "s.duckdb") as st:
+        st.write_verdicts(verdicts, "r1")
+        assert st.write_verdict_table(frame, "r1") == 3
+        assert rows(st, "j") == rows(st, "k")
+        assert rows(st, "j")[2][5:7] == ('["hallucination"]', '["prompt_injection_suspected"]')
+
+
+def test_bulk_table_upserts_without_duplicates(tmp_path):
+    table = pa.table({"item_id": ["a", "b"], "judge_id": ["j", "j"], "status": ["failed", "ok"],
+                      "category": [None, "hallucination"]})
+    again = pa.table({"item_id": ["a"], "judge_id": ["j"], "status": ["ok"], "category": ["unanswered"]})
+    with Store(tmp_path / "s.duckdb") as st:
+        st.write_verdict_table(table)
+        st.write_verdict_table(again)
+        assert [(r[0], r[1], r[2]) for r in rows(st, "j")] == [("a", "ok", "unanswered"), ("b", "ok", "hallucination")]
+        assert st.done_item_ids("j") == {"a", "b"}
+
+
+@pytest.mark.parametrize("columns, message", [
+    ({"item_id": ["a"], "judge_id": ["j"], "status": ["ok"], "category": ["wrong_drug"]}, "category must be one of"),
+    ({"item_id": ["a"], "judge_id": ["j"], "status": ["ok"]}, "ok rows need a category"),
+    ({"item_id": ["a"], "judge_id": ["j"], "status": ["failed"], "category": ["omission"]}, "only ok rows"),
+    ({"item_id": [None], "judge_id": ["j"], "status": ["failed"]}, "'item_id' is required"),
+    ({"item_id": ["a"], "status": ["failed"]}, "'judge_id' is required"),
+    ({"item_id": ["a"], "judge_id": ["j"], "status": ["done"]}, "status must be"),
+    ({"item_id": ["a"], "judge_id": ["j"], "status": ["failed"], "verdict": ["x"]}, "unknown verdict column"),
+])
+def test_bulk_table_rejects_invalid_rows_and_writes_nothing(tmp_path, columns, message):
+    with Store(tmp_path / "s.duckdb") as st:
+        with pytest.raises(ValueError, match=message):
+            st.write_verdict_table(pa.table(columns))
+        assert st.query("SELECT count(*) FROM verdicts")[1] == [(0,)]
