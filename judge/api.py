@@ -25,7 +25,7 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
 
     `processes` > 1 judges in that many worker processes; `settings` go to the judge (e.g. transport="direct").
     """
-    from judge.ingest.items import parse_column_map
+    from judge.ingest.items import input_files, parse_column_map
     from judge.run.factory import make_judge
     from judge.run.runner import label
     from judge.store import Store
@@ -36,7 +36,14 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
     if input is not None and only_wrong:
         raise ValueError("--only-wrong labels the items already scored in the DB; run 'medjudge score' first and omit "
                          "INPUT")
+    if input is not None:
+        input_files(Path(input))  # a wrong path or an empty folder stops here, before any database is created
+    elif not Path(db).is_file():
+        raise FileNotFoundError(f"no database at {db}: --only-wrong labels the items 'medjudge score' stored there")
     judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, **settings)
+    preflight = getattr(judge, "preflight", None)
+    if callable(preflight):
+        preflight()
     with Store(db) as store:
         if input is None:
             source: Any = store.wrong_items()

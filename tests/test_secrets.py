@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from judge.cli.app import app
+from judge.core.exceptions import EndpointConfigError
 from judge.run.factory import make_judge
 from judge.run.runner import label
 from judge.testing import Fault, verdict_json
@@ -102,9 +103,11 @@ def test_api_key_is_used_but_never_stored_logged_or_printed(stub_server, tmp_pat
     # an authentication failure is where providers and clients like to echo credentials
     server.responder = lambda body: Fault(401, body='{"error": {"message": "Incorrect API key provided", '
                                                     '"type": "invalid_request_error"}}')
-    denied = label(load_items(), store=db, judge=make_judge("openai/stub", api_base=server.base_url, api_key=KEY,
-                                                           temperature=0.5, transport=transport), progress=False)
-    assert denied.status_counts == {"failed": len(load_items())}
+    with pytest.raises(EndpointConfigError) as denied:
+        label(load_items(), store=db, judge=make_judge("openai/stub", api_base=server.base_url, api_key=KEY,
+                                                       temperature=0.5, transport=transport), progress=False)
+    assert_clean("the configuration error", str(denied.value))
+    assert "Incorrect API key provided" in str(denied.value)
 
     assert debug_logging.records, "debug logging was captured"
     out, err = capfd.readouterr()

@@ -8,8 +8,11 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, Group
+from rich.rule import Rule
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:  # pragma: no cover
     from judge.core.models import RunSummary
@@ -19,8 +22,44 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def format_rows(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str | Table:
-    """Format query results as a rich table, CSV text or JSON text."""
+def cell(v: Any) -> str:
+    """One value as table text (floats to 4 significant digits, None empty)."""
+    return "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+def fits(cols: Sequence[str], rows: Sequence[Sequence[Any]], width: int) -> bool:
+    """Whether a table of `rows` fits `width` terminal columns without cutting any cell (CJK counts double)."""
+    widths = [max([cell_len(str(c)), *(max((cell_len(x) for x in cell(r[i]).splitlines()), default=0)
+                                       for r in rows)]) for i, c in enumerate(cols)]
+    return sum(widths) + 3 * len(cols) + 1 <= width
+
+
+def records(cols: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Group:
+    """Rows one block each (column name, value), for tables too wide for the terminal; long values wrap."""
+    parts: list[Any] = [Text(title, style="italic")] if title else []
+    for n, r in enumerate(rows, start=1):
+        block = Table.grid(padding=(0, 2))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for c, v in zip(cols, r, strict=True):
+            block.add_row(str(c), cell(v))
+        parts += [Rule(f"{n}", align="left", style="dim"), block]
+    return Group(*parts)
+
+
+def table(cols: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
+          width: int | None = None) -> Table | Group:
+    """A table when it fits the terminal, else one block per row (`records`), so no cell is ever cut."""
+    if fits(cols, rows, width or console.width):
+        t = Table(*cols, title=title, show_lines=False)
+        for r in rows:
+            t.add_row(*(cell(v) for v in r))
+        return t
+    return records(cols, rows, title)
+
+
+def format_rows(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str | Table | Group:
+    """Format query results as a table (blocks when too wide for the terminal), CSV text or JSON text."""
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -29,10 +68,7 @@ def format_rows(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) ->
         return buf.getvalue()
     if fmt == "json":
         return json.dumps([dict(zip(cols, r, strict=True)) for r in rows], ensure_ascii=False, default=str, indent=1)
-    table = Table(*cols, show_lines=False)
-    for r in rows:
-        table.add_row(*("" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in r))
-    return table
+    return table(cols, rows)
 
 
 def print_rows(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
@@ -40,8 +76,11 @@ def print_rows(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> 
     out = format_rows(cols, rows, fmt)
     if isinstance(out, str):
         console.file.write(out if out.endswith("\n") else out + "\n")
-    else:
-        console.print(out)
+        return
+    console.print(out)
+    if isinstance(out, Group):
+        err_console.print(f"(one block per row: the table is wider than the terminal's {console.width} columns; "
+                          "--format csv gives it as a table)", style="dim", highlight=False)
 
 
 def summary_table(s: RunSummary) -> Table:
@@ -54,6 +93,9 @@ def summary_table(s: RunSummary) -> Table:
         t.add_row(f"status {k}", str(s.status_counts.get(k, 0)))
     for k, n in sorted(s.category_counts.items(), key=lambda kv: -kv[1]):
         t.add_row(f"  {k}", str(n))
+    for k, n in s.flag_counts.items():
+        t.add_row(f"flag {k}", str(n))
+    t.add_row("input problems (not judged)", str(len(s.input_errors)))
     t.add_row("tokens (prompt/completion)", f"{s.prompt_tokens}/{s.completion_tokens}")
     t.add_row("cost (USD, when known)", f"{s.cost_usd:.4f}")
     t.add_row("wall time (s)", f"{s.wall_s:.2f}")
@@ -63,9 +105,27 @@ def summary_table(s: RunSummary) -> Table:
 def print_input_errors(errors: Sequence[str], most: int = 20) -> None:
     """Print line-numbered input errors to stderr."""
     for e in errors[:most]:
-        err_console.print(f"[yellow]input error[/] {e}", markup=True, highlight=False)
+        err_console.print(f"[yellow]input error[/] {e}", markup=True, highlight=False, soft_wrap=True)
     if len(errors) > most:
-        err_console.print(f"... and {len(errors) - most} more (all stored as failed verdicts)")
+        err_console.print(f"... and {len(errors) - most} more (all in the ingest_problems table)")
+
+
+def print_run_summary(s: RunSummary, most: int = 5) -> None:
+    """Input errors (stderr), the summary table, where the verdicts are, and the most common errors (stderr)."""
+    print_input_errors(s.input_errors)
+    console.print(summary_table(s))
+    if s.db:
+        console.print(f"verdicts are in {s.db}", highlight=False, soft_wrap=True)
+    if s.error_counts:
+        failed, review = s.status_counts.get("failed", 0), s.status_counts.get("needs_review", 0)
+        err_console.print(f"[yellow]{failed} failed and {review} needs_review verdict(s); most common errors:[/]",
+                          highlight=False)
+        for error, n in list(s.error_counts.items())[:most]:
+            err_console.print(f"  {n:>5} × {error}", highlight=False, soft_wrap=True)
+        if failed:
+            err_console.print("re-run the same command to retry the failed items; all errors: medjudge sql --db "
+                              f"{s.db} \"SELECT status, error FROM verdicts WHERE run_id = '{s.run_id}' AND status "
+                              "<> 'ok'\"", highlight=False, soft_wrap=True)
 
 
 def calibration_table(r: Any) -> Table:
@@ -133,26 +193,40 @@ def print_problems(problems: Sequence[Any]) -> None:
                           highlight=False, soft_wrap=True)
 
 
-def score_tables(summary: ScoreSummary) -> list[Table]:
-    """Correctness per model x task, and robustness per model x task and dimension."""
-    t = Table("model", "task", "dimension", "items", "correct", "wrong", "unknown", "graded", "accuracy", "choice",
-              "unextractable", title="Scores per model and task")
-    for r in summary.tasks:
-        t.add_row(r.model, r.task, r.dimension or "unknown", str(r.n), str(r.n_correct), str(r.n_wrong),
-                  str(r.n_unknown), str(r.n_graded), _pct(r.accuracy), str(r.n_choice), _pct(r.unextractable_share))
-    rob = Table("model", "level", "name", "groups", "consistent", "consistency", "strict",
-                title="Robustness to option shuffling")
-    for r in summary.robustness:
-        rob.add_row(r.model, r.level, r.name, str(r.n_groups), str(r.n_consistent), f"{r.consistency:.3f}",
-                    "—" if r.strict is None else f"{r.strict:.3f}")
-    return [t, rob]
+_SCORE_COLS = ("model", "task", "dimension", "items", "correct", "wrong", "unknown", "graded", "accuracy", "choice",
+               "unextractable")
+_NARROW_COLS = ("task", "n", "ok", "wrong", "unk", "acc", "unext")
+
+
+def score_tables(summary: ScoreSummary, width: int | None = None) -> list[Table | Group]:
+    """Correctness per model x task, and robustness per model x task and dimension. When the full table is wider
+    than the terminal, one narrower table per model (task, items, correct, wrong, unknown, accuracy, unextractable)."""
+    width = width or console.width
+    rows = [[r.model, r.task, r.dimension or "unknown", r.n, r.n_correct, r.n_wrong, r.n_unknown, r.n_graded,
+             _pct(r.accuracy), r.n_choice, _pct(r.unextractable_share)] for r in summary.tasks]
+    if fits(_SCORE_COLS, rows, width):
+        out: list[Table | Group] = [table(_SCORE_COLS, rows, "Scores per model and task", width)]
+    else:
+        out = [table(_NARROW_COLS, [[r[1], r[3], r[4], r[5], r[6], r[8], r[10]] for r in rows if r[0] == m],
+                     f"Scores of {m} (n items, ok correct, unk unknown, acc accuracy, unext unextractable)", width)
+               for m in dict.fromkeys(r[0] for r in rows)]
+    rob = [[r.model, r.level, r.name, r.n_groups, r.n_consistent, f"{r.consistency:.3f}",
+            "—" if r.strict is None else f"{r.strict:.3f}"] for r in summary.robustness]
+    out.append(table(("model", "level", "name", "groups", "consistent", "consistency", "strict"), rob,
+                     "Robustness to option shuffling", width))
+    return out
 
 
 def print_score_summary(s: ScoreSummary) -> None:
     """Skipped lines (stderr), the score tables and the one-line totals of a scoring run."""
     print_problems(s.problems)
-    for table in score_tables(s):
-        console.print(table)
+    tables = score_tables(s)
+    for shown in tables:
+        console.print(shown)
+    if len(tables) > 2 or any(isinstance(x, Group) for x in tables):
+        err_console.print(f"(narrow terminal: some columns are left out or shown per row; every column: medjudge sql "
+                          f"--db {s.db} \"SELECT * FROM items\" --format csv)", style="dim", highlight=False,
+                          soft_wrap=True)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.problem_counts.items())) or "none"
     console.print(f"{s.n_ingested} items from {s.n_files} files into {s.db} (run {s.run_id}, {s.wall_s:.1f} s): "
                   f"{s.n_correct} correct, {s.n_wrong} wrong, {s.n_unknown} unknown; skipped lines: {kinds} "

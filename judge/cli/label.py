@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from judge.cli.options import (
+    EXIT_FAILED_ITEMS,
     ApiBaseOpt,
     ApiKeyOpt,
     DbOpt,
@@ -41,21 +42,31 @@ def label_cmd(
                                                      "e.g. -c answer=response (repeatable).")] = None,
     max_retries: Annotated[int, typer.Option(help="Re-asks after invalid judge output.")] = 2,
     timeout: Annotated[float, typer.Option(help="Per-request timeout (s).")] = 60.0,
+    max_field_chars: Annotated[int, typer.Option("--max-field-chars", min=1000, help="Longest question, options, "
+                                                 "reference or response sent to the judge, in characters; longer "
+                                                 "ones are cut with a note and the verdict flagged "
+                                                 "input_truncated.")] = 32_000,
     progress: ProgressOpt = True,
 ) -> None:
-    """Label wrong responses with the judge and store one verdict per item (resumes; never duplicates)."""
+    """Label wrong responses with the judge and store one verdict per item (resumes; never duplicates).
+
+    Exit codes: 0 done; 2 usage, input or configuration error (e.g. a refused API key: nothing was judged after
+    it); 3 finished, but some items failed (errors listed; re-running retries them); 4 the database is in use;
+    130 interrupted (re-running resumes).
+    """
     from judge.api import label_file
-    from judge.cli.console import console, print_input_errors, summary_table
+    from judge.cli.console import print_run_summary
 
     try:
         s = label_file(input, db=db, model=model, api_base=api_base, api_key=api_key, prompt=prompt,
                        concurrency=concurrency, rpm=rpm, limit=limit, only_wrong=only_wrong, columns=column,
                        max_retries=max_retries, timeout_s=timeout, progress=progress, transport=transport,
-                       processes=processes)
+                       processes=processes, max_field_chars=max_field_chars)
     except user_errors() as e:
         fail(e)
-    print_input_errors(s.input_errors)
-    console.print(summary_table(s))
+    print_run_summary(s)
+    if s.status_counts.get("failed"):
+        raise typer.Exit(EXIT_FAILED_ITEMS)
 
 
 def sql_cmd(
@@ -83,15 +94,15 @@ def demo_cmd(
 ) -> None:
     """Label the bundled demo answers (fully offline by default) and print the error distribution."""
     from judge.api import demo
-    from judge.cli.console import console, print_rows, summary_table
+    from judge.cli.console import console, print_rows, print_run_summary
 
     try:
         summary, (cols, rows) = demo(db, model=model, progress=progress)
     except user_errors() as e:
         fail(e)
-    console.print(summary_table(summary))
+    print_run_summary(summary)
     print_rows(cols, rows, "table")
-    console.print(f"verdicts are in {db}; try:")
+    console.print("try:")
     console.print(f'  medjudge sql --db {db} "SELECT * FROM error_distribution"', highlight=False, soft_wrap=True)
 
 

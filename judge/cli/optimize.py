@@ -19,7 +19,7 @@ def _ci(ci: tuple[float | None, float | None]) -> str:
 
 
 def optimize_cmd(
-    optimizer: Annotated[str, typer.Option("--optimizer", "-o", help="labeled_fewshot, bootstrap_fewshot, "
+    optimizer: Annotated[str, typer.Option("--optimizer", help="labeled_fewshot, bootstrap_fewshot, "
                                            "bootstrap_random_search, mipro (MIPROv2, auto=light) or gepa.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Task model (the judge's model), a model string such "
                                        "as openai/gpt-4o-mini; with --api-base any OpenAI-compatible server.")],

@@ -11,6 +11,13 @@ EXIT_OK = 0
 """The command did its job."""
 EXIT_USAGE = 2
 """A usage, input or configuration error: nothing (or nothing more) was done; the message says what to fix."""
+EXIT_FAILED_ITEMS = 3
+"""The run finished, but some items got no verdict (status failed): the summary lists the errors; re-running
+retries them."""
+EXIT_BUSY = 4
+"""The database is in use by another process."""
+EXIT_INTERRUPTED = 130
+"""Stopped with Ctrl-C; what was judged is saved and re-running resumes."""
 
 DbOpt = Annotated[Path, typer.Option("--db", help="DuckDB file (created if missing).")]
 ReadDbOpt = Annotated[Path, typer.Option("--db", help="An existing DuckDB file written by medjudge.")]
@@ -36,12 +43,27 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, I
 """Besides MedjudgeError: errors whose message is for the user, shown without a traceback."""
 
 
-def fail(e: BaseException | str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print `error: <message>` on stderr and exit with `code`."""
-    from judge.cli.console import err_console
+def exit_code(e: BaseException | str) -> int:
+    """The documented exit code for an error: busy database, interrupted, else a usage/config/input error."""
+    from judge.core.exceptions import RunInterrupted, StoreBusyError
 
-    err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+    if isinstance(e, StoreBusyError):
+        return EXIT_BUSY
+    if isinstance(e, RunInterrupted):
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE
+
+
+def fail(e: BaseException | str, code: int | None = None) -> NoReturn:
+    """Print `error: <message>` (or `interrupted: ...`) on stderr and exit with `code` (default: `exit_code(e)`)."""
+    from judge.cli.console import err_console
+    from judge.core.exceptions import RunInterrupted
+
+    if isinstance(e, RunInterrupted):
+        err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+    else:
+        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code(e) if code is None else code)
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

@@ -22,12 +22,22 @@ class ConfigError(MedjudgeError):
     """A setting, model string, prompt or taxonomy file is unusable."""
 
 
+class EndpointConfigError(ConfigError):
+    """The model endpoint refused the run's configuration: no or a wrong API key (401/403), an unknown model (404),
+    an unknown provider. Not retried: the run stops at the first one, with the fix in the message."""
+
+
+class StoreBusyError(MedjudgeError):
+    """The database file is held by another process (another run writing to it)."""
+
+
+class RunInterrupted(MedjudgeError):
+    """A run was stopped by the user (Ctrl-C); what was judged before is saved and a re-run resumes."""
+
+
 class ReadOnlyError(MedjudgeError):
     """A statement tried to modify a database opened read-only."""
 
-
-class JudgeOutputError(MedjudgeError):
-    """The judge model's answer could not be validated into a verdict (after retries)."""
 
 
 class TransportError(MedjudgeError):
@@ -53,3 +63,7 @@ class EndpointTimeout(TransportError):
 
 class EndpointConnectionError(TransportError):
     """The connection to the endpoint failed or broke off mid-reply."""
+
+
+class MalformedReplyError(EndpointError):
+    """The endpoint answered HTTP 200 with a body that is not a chat completion (cut off or garbled): retried."""

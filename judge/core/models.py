@@ -133,4 +133,12 @@ class RunSummary(BaseModel):
     worker_cpu_s: float = 0.0
     """CPU seconds used by worker processes (runs with processes > 1; this process's own CPU is not included)."""
     input_errors: list[str] = Field(default_factory=list)
-    """Line-numbered input errors (also stored as failed verdicts)."""
+    """Line-numbered input errors (stored in the ingest_problems table, never as verdicts)."""
+    db: str | None = None
+    """The database the verdicts were written to."""
+    status: Literal["finished", "interrupted", "aborted"] = "finished"
+    """How the run ended: finished, interrupted (Ctrl-C) or aborted (a configuration error)."""
+    error_counts: dict[str, int] = Field(default_factory=dict)
+    """needs_review and failed verdicts of this run by error (item-specific details removed), most common first."""
+    flag_counts: dict[str, int] = Field(default_factory=dict)
+    """Verdicts of this run by flag, e.g. prompt_injection_suspected, input_truncated."""

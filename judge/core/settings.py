@@ -46,19 +46,11 @@ class JudgeSettings(BaseModel):
     transport: Literal["auto", "litellm", "direct"] = "auto"
     """How calls reach the model: litellm (any provider), direct (pooled HTTP to an OpenAI-compatible api_base), or
     auto: direct for an OpenAI-compatible model string (openai/..., hosted_vllm/...) with an api_base, else litellm."""
+    max_field_chars: int = Field(default=32_000, ge=1_000)
+    """Longest question, options, reference answer or response sent (characters); longer ones are cut with a note
+    in the prompt and the verdict flagged `input_truncated`."""
     schema_in_response_format: bool = False
     """Send the verdict JSON schema as response_format={"type": "json_object", "schema": ...} (llama.cpp grammar)."""
-
-    def endpoint_kwargs(self) -> dict[str, str]:
-        """litellm's api_base / api_key arguments (a placeholder key for keyless local servers)."""
-        kw: dict[str, str] = {}
-        if self.api_base:
-            kw["api_base"] = self.api_base
-        if self.api_key is not None:
-            kw["api_key"] = self.api_key.get_secret_value()
-        elif self.api_base:
-            kw["api_key"] = "sk-no-key"
-        return kw
 
     def identity(self, prompt_version: str, taxonomy_version: str) -> dict[str, object]:
         """The fields that define a judge, without secrets or transport details."""
@@ -73,6 +65,8 @@ class JudgeSettings(BaseModel):
         }
         if self.schema_in_response_format:
             identity["schema_in_response_format"] = True
+        if self.max_field_chars != 32_000:  # only a changed cap changes prompts (and so the judge_id)
+            identity["max_field_chars"] = self.max_field_chars
         return identity
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from judge.core.exceptions import ConfigError
 from judge.core.hashing import content_version
 from judge.core.protocol import Judge
 from judge.evaluate.metrics import AgreementReport, agreement_report, cohen_kappa
@@ -20,6 +21,9 @@ from judge.gold.gold_set import GoldItem, annotations_by_annotator, load_gold
 from judge.gold.splits import default_splits_path, load_splits, select_split
 from judge.run.runner import alabel
 from judge.store import Store
+
+GOLD_ORIGIN = "gold"
+"""The origin calibration runs store their gold items with: they stay out of the benchmark's views and counts."""
 
 
 class CalibrationResult(BaseModel):
@@ -133,9 +137,14 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
     store = Store(db) if own else db
     try:
         judged = [g.to_item() for g in items]
-        summary = await alabel(judged, store=store, judge=judge, concurrency=concurrency,
-                               progress=progress, input_desc=f"gold:{gold}:{split}")
         ids = [g.item_id for g in items]
+        clash = sorted(i for i, origin in store.origins_of(ids).items() if origin != GOLD_ORIGIN)
+        if clash:
+            raise ConfigError(f"{len(clash)} gold item id(s) are benchmark items in {store.path} (e.g. {clash[0]!r}); "
+                              "calibrate into another database (--db) so gold and benchmark answers stay apart")
+        summary = await alabel(judged, store=store, judge=judge, concurrency=concurrency, progress=progress,
+                               input_desc=f"gold:{gold}:{split}", kind="calibration", origin=GOLD_ORIGIN,
+                               progress_label="calibrating")
         verdicts = store.verdicts_for(judge.judge_id, ids)
         preds = {i: (v.category if v.status == "ok" else None) for i, v in verdicts.items()}
         y_true = [g.consensus for g in items]
@@ -147,10 +156,11 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
         if probe_orders_n > 1 and hasattr(judge, "with_category_order"):
             orders = probe_orders(judge.taxonomy.codes, probe_orders_n, seed)  # type: ignore[attr-defined]
             by_order = [y_pred]
-            for order in orders[1:]:
+            for n, order in enumerate(orders[1:], start=2):
                 variant = judge.with_category_order(order)  # type: ignore[attr-defined]
-                await alabel(judged, store=store, judge=variant, concurrency=concurrency,
-                             progress=progress, input_desc=f"probe:{gold}:{split}")
+                await alabel(judged, store=store, judge=variant, concurrency=concurrency, progress=progress,
+                             input_desc=f"probe:{gold}:{split}", kind="calibration", origin=GOLD_ORIGIN,
+                             progress_label=f"order probe {n}/{len(orders)}")
                 vs = store.verdicts_for(variant.judge_id, ids)
                 by_order.append([vs[i].category if i in vs and vs[i].status == "ok" else None for i in ids])
             robustness = {"orders": orders, "flip_rate": _nan_to_none(flip_rate(by_order)),

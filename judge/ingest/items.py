@@ -61,7 +61,9 @@ def record_to_item(record: Mapping[str, Any], source: str, line: int | None,
             meta[field] = value
     missing = [f for f in ("question", "response") if data.get(f) is None]
     if missing:
-        return InputError(source, line, f"missing required field(s): {', '.join(missing)}")
+        fields = ", ".join(sorted(str(k) for k, v in record.items() if v is not None)) or "none"
+        return InputError(source, line, f"missing required field(s): {', '.join(missing)} (fields with a value: "
+                                        f"{fields}); map your names with -c SOURCE=field, e.g. -c answer=response")
     for f in _LIST_FIELDS:
         if isinstance(data.get(f), str):
             text = data[f].strip()
@@ -128,8 +130,8 @@ def _csv_header_error(header: list[str], column_map: Mapping[str, str] | None) -
     fields = {(column_map or {}).get(h, h) for h in header}
     missing = [f for f in ("question", "response") if f not in fields]
     if missing:
-        return (f"the header lacks required column(s) {', '.join(missing)} (columns: {', '.join(header)}; "
-                "map columns with SOURCE=field)")
+        return (f"the header lacks required column(s) {', '.join(missing)} (columns: {', '.join(header)}); map your "
+                "names with -c SOURCE=field, e.g. -c answer=response")
     return None
 
 
@@ -191,14 +193,23 @@ def _plain(v: Any) -> Any:
     return v.tolist() if hasattr(v, "tolist") else v
 
 
-def read_items(source: str | Path | pd.DataFrame, column_map: Mapping[str, str] | None = None) -> Iterator[ReadResult]:
-    """Yield Items (or InputErrors for bad rows) from a .jsonl/.json, .csv or .parquet file or a DataFrame."""
-    if isinstance(source, pd.DataFrame):
-        yield from iter_dataframe(source, column_map)
-        return
-    path = Path(source)
+SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".parquet", ".pq")
+"""File types `read_items` reads."""
+
+
+def input_files(path: Path) -> list[Path]:
+    """The input files at `path`: the file itself, or a folder's files of a readable type, sorted by name."""
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        if not files:
+            raise InputError(str(path), None, f"the folder holds no {', '.join(SUFFIXES)} files")
+        return files
+    return [path]
+
+
+def _read_file(path: Path, column_map: Mapping[str, str] | None) -> Iterator[ReadResult]:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         yield from _read_jsonl(path, column_map)
@@ -208,6 +219,16 @@ def read_items(source: str | Path | pd.DataFrame, column_map: Mapping[str, str] 
         yield from iter_dataframe(pd.read_parquet(path), column_map, source=str(path))
     else:
         raise InputError(str(path), None, f"unsupported input type {suffix!r} (use .jsonl, .csv or .parquet)")
+
+
+def read_items(source: str | Path | pd.DataFrame, column_map: Mapping[str, str] | None = None) -> Iterator[ReadResult]:
+    """Yield Items (or InputErrors for bad rows) from a .jsonl/.json, .csv or .parquet file, a folder of them, or
+    a DataFrame."""
+    if isinstance(source, pd.DataFrame):
+        yield from iter_dataframe(source, column_map)
+        return
+    for path in input_files(Path(source)):
+        yield from _read_file(path, column_map)
 
 
 def parse_column_map(pairs: list[str] | None) -> dict[str, str]:

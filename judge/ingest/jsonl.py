@@ -70,4 +70,7 @@ def iter_jsonl_lines(path: str | Path) -> Iterator[JsonlLine]:
         except RecursionError:
             yield JsonlLine(lineno, problem="invalid_json", message="invalid JSON: nested too deeply")
             continue
+        except ValueError as e:  # e.g. an integer of thousands of digits (Python's int conversion limit)
+            yield JsonlLine(lineno, problem="invalid_json", message=f"invalid JSON: {str(e)[:120]}")
+            continue
         yield JsonlLine(lineno, value=value)

@@ -27,8 +27,8 @@ from judge.core.settings import JudgeSettings, make_judge_id
 from judge.core.taxonomy import Taxonomy, load_taxonomy
 from judge.llm.call import CallOutcome, LLMCall, clean_error
 from judge.llm.decoding import batch_schema_response_format
-from judge.llm.injection import injection_flags
-from judge.llm.prompt import fence
+from judge.llm.injection import item_flags
+from judge.llm.prompt import fence, prompt_item
 
 BATCH_PROMPT = "judge_batch_v1.md"
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -130,6 +130,10 @@ class BatchLLMJudge:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def preflight(self) -> None:
+        """Raise EndpointConfigError before a run that could not work (see `judge.llm.keys.preflight`)."""
+        self.call.preflight()
+
     def identity(self) -> dict[str, object]:
         """The single judge's identity fields plus the batch size and the batch prompt's version."""
         ident = self.settings.identity(self.prompt_version, self.taxonomy.version_tag)
@@ -139,8 +143,9 @@ class BatchLLMJudge:
         """The chat messages for one batch: the taxonomy once, then each item fenced under its index."""
         cats = ([self.taxonomy.get(c) for c in self.settings.category_order] if self.settings.category_order
                 else list(self.taxonomy.categories))
+        shown = [(i, prompt_item(it, self.settings.max_field_chars)) for i, it in enumerate(items, start=1)]
         ctx = {"taxonomy": self.taxonomy, "categories": cats, "decision_order": self.taxonomy.decision_order,
-               "items": list(enumerate(items, start=1)), "fence": fence, "k": len(items)}
+               "items": shown, "fence": fence, "k": len(items)}
         return [{"role": "system", "content": self._system.render(**ctx)},
                 {"role": "user", "content": self._user.render(**ctx)}]
 
@@ -168,7 +173,7 @@ class BatchLLMJudge:
         for i, (item, result) in enumerate(zip(items, results, strict=True)):
             base = dict(item_id=item.item_id, judge_id=self.judge_id, model=self.model, source="llm_batch",
                         prompt_version=self.prompt_version, prompt_hash=out.prompt_hash, latency_ms=out.latency_ms,
-                        attempts=out.calls, flags=injection_flags(item),
+                        attempts=out.calls, flags=item_flags(item, self.settings.max_field_chars),
                         prompt_tokens=p // n + (1 if i < p % n else 0),
                         completion_tokens=c // n + (1 if i < c % n else 0),
                         cost_usd=out.cost_usd / n if out.cost_usd is not None else None)

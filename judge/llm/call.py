@@ -6,7 +6,8 @@ completion into a typed answer, retries transient transport errors (HTTP 429/5xx
 with doubling backoff that honours Retry-After, and returns a `CallOutcome`: the answer and the completion, or
 the status `needs_review` (the model kept answering something that does not validate) or `failed` (no usable
 answer was obtained), with a readable error, the model calls made, tokens, cost, latency and the messages hash.
-It never raises for model or transport problems. `run` is the synchronous form: it runs `arun` on the
+It never raises for model or transport problems, except those no retry can fix (a refused key, an unknown model
+or provider: `EndpointConfigError`, see `judge.llm.keys`), which stop the run. `run` is the synchronous form: it runs `arun` on the
 process's background event loop (`judge.core.sync`).
 
 The single-item judge, the batch judge and the recall judge all call the model through this module; each is only
@@ -27,11 +28,12 @@ from instructor.v2.core.errors import InstructorRetryException
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from judge.core.exceptions import EndpointConnectionError, EndpointTimeout
+from judge.core.exceptions import EndpointConnectionError, EndpointTimeout, MalformedReplyError
 from judge.core.settings import JudgeSettings
 from judge.core.sync import run_sync
+from judge.llm.keys import config_error, preflight
 from judge.llm.prompt import messages_hash
-from judge.llm.transport import Transport, call_kwargs, make_transport
+from judge.llm.transport import Transport, call_kwargs, make_transport, resolve_transport
 
 log = logging.getLogger("medjudge.llm")
 
@@ -60,7 +62,7 @@ class TransientError(Exception):
 
 def _transient_types() -> tuple[type[BaseException], ...]:
     """Exception types worth a retry: the direct transport's, and litellm's once litellm is in use."""
-    types: tuple[type[BaseException], ...] = (EndpointTimeout, EndpointConnectionError)
+    types: tuple[type[BaseException], ...] = (EndpointTimeout, EndpointConnectionError, MalformedReplyError)
     litellm = sys.modules.get("litellm")  # imported only by the litellm transport: no litellm error otherwise
     if litellm is not None:
         types += tuple(getattr(litellm, name) for name in _TRANSIENT_LITELLM)
@@ -173,6 +175,10 @@ class LLMCall:
         self.step = step
         self.transport = transport or make_transport(settings)
 
+    def preflight(self) -> None:
+        """Raise EndpointConfigError when a run could not work (unknown provider, no key for a hosted model)."""
+        preflight(self.settings, resolve_transport(self.settings))
+
     def request(self, **overrides: Any) -> dict[str, Any]:
         """The chat request's arguments besides the messages (`overrides` replace or add fields)."""
         s = self.settings
@@ -203,7 +209,10 @@ class LLMCall:
                         raise classify_error(e) from e
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001 - becomes a needs_review/failed outcome
+        except Exception as e:  # noqa: BLE001 - becomes a needs_review/failed outcome, or stops the run
+            refused = config_error(root_error(e), self.settings)
+            if refused is not None:
+                raise refused from e
             out = self._failure(e, calls)
         else:
             usage = getattr(raw, "usage", None)

@@ -73,8 +73,30 @@ def injection_evidence(text: str) -> str | None:
 
 INJECTION_FLAG = "prompt_injection_suspected"
 """The verdict flag set when an item's text looks like an instruction aimed at the judge."""
+SCANNED_FIELDS = ("response", "question", "reference_answer", "task", "options")
+"""The item fields scanned for instructions aimed at the judge (all the untrusted text a prompt carries)."""
+
+
+def injection_fields(item: Any) -> list[str]:
+    """The fields of `item` that hold a span aimed at the judge."""
+    found = []
+    for name in SCANNED_FIELDS:
+        value = getattr(item, name, None)
+        text = "\n".join(value) if isinstance(value, list) else value
+        if isinstance(text, str) and text and injection_evidence(text):
+            found.append(name)
+    return found
 
 
 def injection_flags(item: Any) -> list[str]:
-    """`[INJECTION_FLAG]` when the item's response holds a span aimed at the judge, else `[]`."""
-    return [INJECTION_FLAG] if injection_evidence(getattr(item, "response", "") or "") else []
+    """`[INJECTION_FLAG]` when any untrusted field of the item holds a span aimed at the judge, else `[]`."""
+    return [INJECTION_FLAG] if injection_fields(item) else []
+
+
+def item_flags(item: Any, max_field_chars: int) -> list[str]:
+    """The flags a verdict on `item` carries: suspected injection, and `input_truncated` for a cut field."""
+    from judge.llm.prompt import TRUNCATED_FLAG
+
+    long = [len(getattr(item, n, None) or "") > max_field_chars for n in ("question", "reference_answer", "response")]
+    long.append(sum(len(o) for o in (getattr(item, "options", None) or [])) > max_field_chars)
+    return injection_flags(item) + ([TRUNCATED_FLAG] if any(long) else [])

@@ -14,7 +14,7 @@ from judge.core.sync import run_sync
 from judge.core.taxonomy import Taxonomy, load_taxonomy
 from judge.llm.call import CallOutcome, LLMCall
 from judge.llm.decoding import schema_response_format
-from judge.llm.injection import injection_flags
+from judge.llm.injection import item_flags
 from judge.llm.prompt import PromptTemplate, load_prompt
 from judge.llm.structured import StructuredCall, instructor_mode
 
@@ -43,6 +43,10 @@ class LLMJudge:
         """Pickle as settings, prompt and taxonomy (clients and HTTP sessions are rebuilt in the other process)."""
         return (LLMJudge, (self.settings, self.prompt, self.taxonomy))
 
+    def preflight(self) -> None:
+        """Raise EndpointConfigError before a run that could not work (see `judge.llm.keys.preflight`)."""
+        self.call.preflight()
+
     def identity(self) -> dict[str, object]:
         """Model, prompt version, taxonomy version and settings: what the judge_id hashes."""
         return self.settings.identity(self.prompt.version, self.taxonomy.version_tag)
@@ -53,7 +57,7 @@ class LLMJudge:
 
     def messages(self, item: Item) -> list[dict[str, str]]:
         """The chat messages sent for an item."""
-        return self.prompt.render(item, self.taxonomy, self.settings.category_order)
+        return self.prompt.render(item, self.taxonomy, self.settings.category_order, self.settings.max_field_chars)
 
     def _overrides(self, item: Item) -> dict[str, Any]:
         if self.settings.schema_in_response_format:
@@ -71,7 +75,8 @@ class LLMJudge:
                           secondary=[c for c in answer.secondary if c != answer.category])
         return Verdict(item_id=item.item_id, judge_id=self.judge_id, model=self.model, source="llm",
                        prompt_version=self.prompt.version, prompt_hash=out.prompt_hash, latency_ms=out.latency_ms,
-                       attempts=out.calls, flags=injection_flags(item), status=out.status, error=out.error,
+                       attempts=out.calls, flags=item_flags(item, self.settings.max_field_chars), status=out.status,
+                       error=out.error,
                        prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens,
                        cost_usd=out.cost_usd, **fields)
 

@@ -47,6 +47,67 @@ def fence(name: str, text: str) -> str:
     return f"<<<{name}>>>\n{safe}\n<<<END {name}>>>"
 
 
+DEFAULT_MAX_FIELD_CHARS = 32_000
+"""Longest question, options, reference answer or response sent to the judge (characters); longer ones are cut."""
+INLINE_MAX_CHARS = 200
+"""Longest one-line field (task, dimension) shown in a prompt."""
+TRUNCATED_FLAG = "input_truncated"
+"""Verdict flag: a field was cut to the size cap before it was sent."""
+_SECTION_MARK = re.compile(r"={3,}")
+
+
+def inline(text: str | None, limit: int = INLINE_MAX_CHARS) -> str | None:
+    """A short untrusted field (task, dimension) made safe to print on a prompt line: one line, no fence or section
+    markers it could forge, at most `limit` characters. Ordinary values ("Med-Exam") come out unchanged."""
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    flat = _FENCE_TOKEN.sub(lambda m: "‹‹‹" if m.group() == "<<<" else "›››", flat)
+    flat = _SECTION_MARK.sub(lambda m: "＝" * len(m.group()), flat)
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def cap(text: str | None, limit: int) -> tuple[str | None, bool]:
+    """`text` cut to `limit` characters with a note saying how much was cut, and whether it was cut."""
+    if text is None or len(text) <= limit:
+        return text, False
+    return f"{text[:limit]}\n[... {len(text) - limit:,} more characters cut before judging]", True
+
+
+@dataclass(frozen=True)
+class PromptItem:
+    """An item as a prompt shows it: long fields cut to the size cap, one-line fields made safe."""
+
+    item_id: str
+    task: str | None
+    dimension: str | None
+    model: str | None
+    question: str
+    options: list[str] | None
+    reference_answer: str | None
+    response: str
+    meta: dict[str, object]
+    cut: tuple[str, ...] = ()
+    """Names of the fields that were cut."""
+
+
+def prompt_item(item: Item, max_chars: int = DEFAULT_MAX_FIELD_CHARS) -> PromptItem:
+    """The view of `item` the templates render (see `PromptItem`); the options are capped together."""
+    question, q_cut = cap(item.question, max_chars)
+    reference, r_cut = cap(item.reference_answer, max_chars)
+    response, s_cut = cap(item.response, max_chars)
+    options = item.options
+    o_cut = options is not None and sum(len(o) for o in options) > max_chars
+    if options is not None and o_cut:
+        joined, _ = cap("\n".join(options), max_chars)
+        options = (joined or "").split("\n")
+    cut = tuple(name for name, was in (("question", q_cut), ("options", o_cut), ("reference_answer", r_cut),
+                                       ("response", s_cut)) if was)
+    return PromptItem(item_id=item.item_id, task=inline(item.task), dimension=inline(item.dimension),
+                      model=inline(item.model), question=question or "", options=options, reference_answer=reference,
+                      response=response or "", meta=item.meta, cut=cut)
+
+
 @dataclass(frozen=True)
 class PromptTemplate:
     """A judge prompt: a system and a user section, Jinja2-templated."""
@@ -67,8 +128,13 @@ class PromptTemplate:
             raise ConfigError(f"prompt {self.name} needs '=== system ===' and '=== user ===' sections")
         return found["system"], found["user"]
 
-    def render(self, item: Item, taxonomy: Taxonomy, category_order: list[str] | None = None) -> list[dict[str, str]]:
-        """Render the chat messages for one item; `category_order` reorders the category list."""
+    def render(self, item: Item, taxonomy: Taxonomy, category_order: list[str] | None = None,
+               max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> list[dict[str, str]]:
+        """Render the chat messages for one item; `category_order` reorders the category list.
+
+        The template sees `prompt_item(item)`: fields longer than `max_field_chars` cut with a note, the task and
+        other one-line fields stripped of line breaks and of fence and section markers, so no field can pass for
+        the prompt's own structure."""
         system_src, user_src = self.sections()
         cats: list[Category] = (
             [taxonomy.get(c) for c in category_order] if category_order else list(taxonomy.categories)
@@ -77,7 +143,7 @@ class PromptTemplate:
             "taxonomy": taxonomy,
             "categories": cats,
             "decision_order": taxonomy.decision_order,
-            "item": item,
+            "item": prompt_item(item, max_field_chars),
             "fence": fence,
         }
         try:

@@ -100,6 +100,10 @@ class LLMRecallJudge:
         self.judge_id = make_judge_id(self.identity())
         self.call = LLMCall(settings, StructuredCall(RecallAnswer, instructor_mode(settings.mode)))
 
+    def preflight(self) -> None:
+        """Raise EndpointConfigError before a run that could not work (see `judge.llm.keys.preflight`)."""
+        self.call.preflight()
+
     def identity(self) -> dict[str, object]:
         """What defines this judge's recalls (no secrets, no endpoint): model, prompt version, decoding."""
         s = self.settings

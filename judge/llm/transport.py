@@ -32,9 +32,11 @@ from judge.core.exceptions import (  # noqa: E402
     EndpointConnectionError,
     EndpointError,
     EndpointTimeout,
+    MalformedReplyError,
     RateLimitError,
 )
 from judge.core.settings import JudgeSettings  # noqa: E402
+from judge.llm.keys import resolve_api_key  # noqa: E402
 
 TRANSPORTS = ("auto", "litellm", "direct")
 # litellm provider prefixes that mean "an OpenAI-compatible server": the direct transport strips them
@@ -159,13 +161,13 @@ def http_error(status: int, headers: Any, body: bytes) -> EndpointError:
 
 
 def parse_completion(body: bytes) -> ChatCompletion:
-    """A chat completion from a 200 response body; EndpointError when it is not one."""
+    """A chat completion from a 200 response body; MalformedReplyError (retried) when it is not one."""
     try:
         return ChatCompletion.model_validate_json(body)
     except (ValidationError, ValueError) as e:
         snippet = body[:200].decode("utf-8", "replace").replace("\n", " ")
-        raise EndpointError(f"the endpoint's reply is not a chat completion ({type(e).__name__}): {snippet!r}",
-                            status_code=200) from None
+        raise MalformedReplyError(f"the endpoint's reply is not a chat completion ({type(e).__name__}): "
+                                  f"{snippet!r}", status_code=200) from None
 
 
 class DirectTransport:
@@ -185,7 +187,7 @@ class DirectTransport:
         self.url = settings.api_base.rstrip("/") + "/chat/completions"
         self.model = settings.model
         self.timeout_s = settings.timeout_s
-        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        key = resolve_api_key(settings).value
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
@@ -289,7 +291,15 @@ def make_transport(settings: JudgeSettings) -> Transport:
 
 
 def call_kwargs(settings: JudgeSettings) -> dict[str, Any]:
-    """Per-call arguments the transport needs besides the request: litellm's endpoint, key and retry switch."""
-    if resolve_transport(settings) == "litellm":
-        return {"num_retries": 0, **settings.endpoint_kwargs()}
-    return {}
+    """Per-call arguments the transport needs besides the request: litellm's endpoint, key (`judge.llm.keys`) and
+    retry switch."""
+    if resolve_transport(settings) != "litellm":
+        return {}
+    kw: dict[str, Any] = {"num_retries": 0}
+    key = resolve_api_key(settings).value
+    if settings.api_base:
+        kw["api_base"] = settings.api_base
+        kw["api_key"] = key or "sk-no-key"  # litellm's OpenAI client needs some key; a keyless server ignores it
+    elif key is not None:
+        kw["api_key"] = key
+    return kw

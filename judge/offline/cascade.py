@@ -52,6 +52,12 @@ class CascadeJudge:
         return {"judge": "cascade", "rules": self.rules.identity(), "baseline": self.baseline.identity(),
                 "tau": round(self.tau, 6), "llm": self.llm.identity() if self.llm is not None else None}
 
+    def preflight(self) -> None:
+        """The LLM stage's checks before a run (nothing to check offline)."""
+        check = getattr(self.llm, "preflight", None)
+        if callable(check):
+            check()
+
     def _stamp(self, v: Verdict, flags: Sequence[str] = ()) -> Verdict:
         return v.model_copy(update={"judge_id": self.judge_id, "model": self.model, "flags": [*v.flags, *flags]})
 

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from judge.core.taxonomy import CATEGORY_CODES
 from judge.report.data import ReportData, load_report_data
 from judge.report.plots import confusion_png, distribution_png, reliability_png
-from judge.report.signatures import SIGNATURES
+from judge.report.signatures import MIN_N, SIGNATURES
 from judge.store import Store
 
 ReportFormat = Literal["html", "md"]
@@ -53,7 +53,7 @@ def render(data: ReportData, fmt: ReportFormat, images: dict[str, str]) -> str:
     env.filters["pct"] = pct
     env.filters["num"] = num
     template = env.get_template(f"report.{fmt}.j2")
-    return template.render(d=data, images=images, signatures=SIGNATURES, codes=CATEGORY_CODES)
+    return template.render(d=data, images=images, signatures=SIGNATURES, codes=CATEGORY_CODES, min_n=MIN_N)
 
 
 def build_report(db: str | Path, out: str | Path, fmt: ReportFormat = "html", judge_id: str | None = None) -> Path:

@@ -17,7 +17,7 @@ from judge.core.models import DIMENSIONS
 from judge.core.taxonomy import CATEGORY_CODES, load_taxonomy
 from judge.evaluate.metrics import AgreementReport
 from judge.medbench.scoring_run import CorrectnessCounts
-from judge.report.signatures import Measure, SignatureHit, detect_signatures
+from judge.report.signatures import Measure, SignatureHit, detect_signatures, measure
 from judge.store import Store
 
 _DIM_ORDER = {d: i for i, d in enumerate((*DIMENSIONS, "unknown"))}
@@ -198,10 +198,9 @@ def _calibration(store: Store, judge_id: str | None) -> CalibrationView | None:
 
 def measures_of(distribution_by_model: list[DistributionRow], robustness: list[RobustnessCell]) -> list[Measure]:
     """Category shares and robustness per (dimension, model), as signature inputs."""
-    out = [Measure(dimension=r.dimension, model=r.model, metric=m, value=r.shares[m], n=r.n)
+    out = [measure(r.dimension, r.model, m, r.counts[m], r.n)
            for r in distribution_by_model if r.n for m in ("omission", "hallucination", "format_mismatch")]
-    out += [Measure(dimension=c.dimension, model=c.model, metric="robustness", value=c.consistency, n=c.n_groups)
-            for c in robustness if c.n_groups]
+    out += [measure(c.dimension, c.model, "robustness", c.n_consistent, c.n_groups) for c in robustness if c.n_groups]
     return out
 
 

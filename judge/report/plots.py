@@ -47,15 +47,18 @@ def confusion_png(labels: Sequence[str], confusion: Sequence[Sequence[int]]) -> 
 
 
 def reliability_png(bins: Sequence[ReliabilityBin]) -> bytes:
-    """Reliability diagram: accuracy per confidence bin against the diagonal, with item counts on the bars."""
+    """Reliability diagram: accuracy per confidence bin (bars) and the bin's mean confidence (marks), against the
+    diagonal, with item counts on the bars."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     filled = [b for b in bins if b.count and b.accuracy is not None]
     if filled:
         bars = ax.bar([(b.lo + b.hi) / 2 for b in filled], [b.accuracy for b in filled],
                       width=[(b.hi - b.lo) * 0.9 for b in filled], color="#4c72b0", alpha=0.8, label="accuracy")
-        ax.plot([b.mean_confidence for b in filled], [b.accuracy for b in filled], "o", color="#dd8452",
-                label="mean confidence")
+        # the mean confidence of each bin as a mark at that height over the bar: the gap to the bar's top is the
+        # bin's miscalibration (on the diagonal's x, a calibrated judge's mark would sit on the bar's top)
+        ax.plot([(b.lo + b.hi) / 2 for b in filled], [b.mean_confidence for b in filled], linestyle="none",
+                marker="_", markersize=16, markeredgewidth=2.5, color="#dd8452", label="mean confidence in the bin")
         for bar, b in zip(bars, filled, strict=True):
             ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, str(b.count), ha="center", fontsize=7)
     ax.set_xlim(0, 1)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiolimiter import AsyncLimiter
 
+from judge.core.exceptions import EndpointConfigError
 from judge.core.models import Item, Verdict
 from judge.core.protocol import Judge, batch_judge_of
 
@@ -16,7 +17,8 @@ async def judge_each(judge: Judge, items: list[Item], *, concurrency: int, rpm: 
     """Judge every item and hand each verdict to `on_verdict` as it is made.
 
     A batch judge (the offline judges) gets `chunk` items per `judge_batch` call; any other judge gets
-    `concurrency` concurrent `ajudge` calls, at most `rpm` a minute when given.
+    `concurrency` concurrent `ajudge` calls, at most `rpm` a minute when given. A configuration error from the
+    judge (`EndpointConfigError`) cancels the calls in flight and is raised: their items get no verdict.
     """
     batcher = batch_judge_of(judge)
     if batcher is not None:
@@ -43,4 +45,9 @@ async def judge_each(judge: Judge, items: list[Item], *, concurrency: int, rpm: 
                 v = await judge.ajudge(it)
             on_verdict(v)
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items) or 1)))))
+    try:
+        async with asyncio.TaskGroup() as group:  # an error in one worker cancels the others
+            for _ in range(max(1, min(concurrency, len(items) or 1))):
+                group.create_task(worker())
+    except* EndpointConfigError as errors:
+        raise errors.exceptions[0] from None

@@ -1,9 +1,16 @@
-"""Bulk auto-labelling: read items, skip what the judge already did, judge concurrently, write in batches."""
+"""Bulk auto-labelling: read items, skip what the judge already did, judge concurrently, write in batches.
+
+Every input line ends somewhere: a good line as an item with one verdict row (ok, needs_review or failed), a bad
+line as a line-numbered input problem in `ingest_problems` (never a verdict). A run stops at once, with nothing
+half-written, when the judge's setup is wrong (`EndpointConfigError`); a Ctrl-C keeps what was judged, marks the
+run interrupted and is resumed by running the same command again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -14,7 +21,7 @@ from typing import Any
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from judge.core.exceptions import InputError
+from judge.core.exceptions import EndpointConfigError, InputError, RunInterrupted
 from judge.core.models import Item, RunSummary, Verdict
 from judge.core.protocol import Judge
 from judge.ingest.items import read_items
@@ -26,32 +33,7 @@ from judge.store import Store
 Source = str | Path | pd.DataFrame | Iterable[Item | InputError]
 BATCH_CHUNK = 256
 """Items per call of a batch-capable (offline) judge."""
-
-
-def input_error_item(err: InputError) -> Item:
-    """The placeholder item that records a bad input line."""
-    item_id = f"input-error:{Path(err.source).name}:{err.line if err.line is not None else 0}"
-    return Item(item_id=item_id, question="", response="", meta={"source_file": err.source, "line": err.line,
-                                                                   "input_error": err.message})
-
-
-def input_error_items(errors: Iterable[InputError]) -> list[Item]:
-    """Placeholder items for input errors, with ids made unique (errors without a line number share a base id)."""
-    out: list[Item] = []
-    seen: Counter[str] = Counter()
-    for err in errors:
-        item = input_error_item(err)
-        seen[item.item_id] += 1
-        if seen[item.item_id] > 1:
-            item = item.model_copy(update={"item_id": f"{item.item_id}#{seen[item.item_id]}"})
-        out.append(item)
-    return out
-
-
-def input_error_verdict(err: InputError, item_id: str, judge: Judge) -> Verdict:
-    """A failed verdict carrying the line-numbered input error."""
-    return Verdict(item_id=item_id, judge_id=judge.judge_id, status="failed", error=str(err), source="input",
-                   model=judge.model, attempts=0)
+_DETAILS = re.compile(r"'[^']*'|\"[^\"]*\"|\d+(?:\.\d+)?")
 
 
 def collect(source: Source, column_map: Mapping[str, str] | None = None) -> tuple[list[Item], list[InputError]]:
@@ -74,6 +56,11 @@ def collect(source: Source, column_map: Mapping[str, str] | None = None) -> tupl
     return list(items.values()), errors
 
 
+def error_kind(error: str) -> str:
+    """An error with its item-specific details (quoted text, numbers) masked, to count errors by kind."""
+    return _DETAILS.sub("…", error)[:160]
+
+
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Exempt every object alive now (modules, the items, the judge) from the garbage collector's scans until the
@@ -89,31 +76,69 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _progress(enabled: bool) -> Progress:
-    return Progress(TextColumn("[bold]labelling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stat]}"),
+def _progress(enabled: bool, what: str) -> Progress:
+    return Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stat]}"),
                     TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled, transient=False)
+
+
+class _Tally:
+    """What the verdicts of one run add up to, kept as they arrive."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        self.summary = summary
+        self.statuses: Counter[str] = Counter()
+        self.categories: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.flags: Counter[str] = Counter()
+
+    def add(self, v: Verdict) -> None:
+        self.statuses[v.status] += 1
+        if v.category and v.status == "ok":
+            self.categories[v.category] += 1
+        if v.error and v.status != "ok":
+            self.errors[error_kind(v.error)] += 1
+        self.flags.update(v.flags)
+        s = self.summary
+        s.prompt_tokens += v.prompt_tokens or 0
+        s.completion_tokens += v.completion_tokens or 0
+        s.cost_usd += v.cost_usd or 0.0
+
+    def close(self, t0: float) -> RunSummary:
+        s = self.summary
+        s.status_counts = dict(self.statuses)
+        s.category_counts = dict(self.categories)
+        s.error_counts = dict(self.errors.most_common())
+        s.flag_counts = dict(self.flags.most_common())
+        s.wall_s = time.perf_counter() - t0
+        return s
 
 
 async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, concurrency: int = 8,
                  rpm: float | None = None, limit: int | None = None, progress: bool = True,
                  column_map: Mapping[str, str] | None = None, batch_size: int = 1000, flush_s: float = 0.5,
-                 store_items: bool = True, input_desc: str | None = None, processes: int = 1) -> RunSummary:
+                 store_items: bool = True, input_desc: str | None = None, processes: int = 1, kind: str = "label",
+                 origin: str | None = None, progress_label: str = "labelling") -> RunSummary:
     """Label every item of `source` not yet done by `judge`; write verdicts to the store; return a summary.
 
     `processes` > 1 judges in that many worker processes (for a CPU-bound client: a fast self-hosted endpoint
     or the offline baseline); `concurrency` and `rpm` are then split between them. Verdicts are committed every
     `flush_s` seconds, or sooner once `batch_size` are waiting (a DuckDB write costs about 12 ms however small it
     is, so fewer, larger writes leave the CPU to judging); a run killed in between resumes from what was committed.
+    `kind` and `origin` mark the run and its items (a calibration stores its gold items with origin "gold").
+    Raises EndpointConfigError (the judge's setup is wrong) and InputError (no usable input line at all).
     """
     if processes < 1:
         raise ValueError("processes must be at least 1")
+    preflight = getattr(judge, "preflight", None)
+    if callable(preflight):
+        preflight()
     if processes > 1:
         check_picklable(judge)
     own_store = not isinstance(store, Store)
     st = Store(store) if own_store else store
     try:
         return await _run(source, st, judge, concurrency, rpm, limit, progress, column_map, batch_size, flush_s,
-                          store_items, input_desc, processes)
+                          store_items, input_desc, processes, kind, origin, progress_label)
     finally:
         if own_store:
             st.close()
@@ -121,42 +146,41 @@ async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, con
 
 async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: float | None, limit: int | None,
                progress: bool, column_map: Mapping[str, str] | None, batch_size: int, flush_s: float,
-               store_items: bool, input_desc: str | None, processes: int) -> RunSummary:
+               store_items: bool, input_desc: str | None, processes: int, kind: str, origin: str | None,
+               progress_label: str) -> RunSummary:
     t0 = time.perf_counter()
     items, errors = collect(source, column_map)
     desc = input_desc or (str(source) if isinstance(source, (str, Path)) else type(source).__name__)
     st.register_judge(judge.judge_id, judge.identity())
-    run_id = st.start_run("label", judge.judge_id, desc, judge.identity())
+    run_id = st.start_run(kind, judge.judge_id, desc, judge.identity())
     summary = RunSummary(run_id=run_id, judge_id=judge.judge_id, n_input=len(items) + len(errors),
-                         input_errors=[str(e) for e in errors])
-    error_items = input_error_items(errors)
+                         input_errors=[str(e) for e in errors], db=str(st.path))
+    sources = sorted({e.source for e in errors} | {str(it.meta["source_file"]) for it in items
+                                                   if it.meta.get("source_file")})
+    st.record_input_problems(errors, sources, run_id)
+    if not items and errors:
+        st.finish_run(run_id, n_input=summary.n_input, n_skipped=0, status="aborted", error="no usable input line")
+        raise InputError(desc, None, f"no usable line: all {len(errors)} line(s) have errors (shown above; also in "
+                                     "the ingest_problems table)")
     if store_items:
-        st.upsert_items(items + error_items)
-    st.write_verdicts([input_error_verdict(e, it.item_id, judge) for e, it in zip(errors, error_items, strict=True)],
-                      run_id)
+        st.upsert_items(items, origin=origin)
     done = st.done_item_ids(judge.judge_id)
     todo = [it for it in items if it.item_id not in done]
     summary.n_skipped = len(items) - len(todo)
     if limit is not None:
         todo = todo[:limit]
-    statuses: Counter[str] = Counter({"failed": len(errors)} if errors else {})
-    categories: Counter[str] = Counter()
+    tally = _Tally(summary)
     sharded = processes > 1 and len(todo) > 1
     # worker processes block this loop while the parent collects their verdicts: write inline there
     writer = VerdictWriter(st, run_id, batch_size, flush_s, threaded=not sharded)
-
-    with _progress(progress) as bar:
+    status, error = "finished", None
+    with _progress(progress, progress_label) as bar:
         task = bar.add_task("label", total=len(todo), stat="")
 
         def record(v: Verdict) -> None:
             writer.add(v)
-            statuses[v.status] += 1
-            if v.category and v.status == "ok":
-                categories[v.category] += 1
-            summary.prompt_tokens += v.prompt_tokens or 0
-            summary.completion_tokens += v.completion_tokens or 0
-            summary.cost_usd += v.cost_usd or 0.0
-            bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(statuses.items())))
+            tally.add(v)
+            bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(tally.statuses.items())))
 
         try:
             with frozen_heap():
@@ -166,18 +190,42 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
                 else:
                     await judge_each(judge, todo, concurrency=concurrency, rpm=rpm, chunk=BATCH_CHUNK,
                                      on_verdict=record)
+        except EndpointConfigError as e:
+            status, error = "aborted", str(e)
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            status, error = "interrupted", "stopped by the user"
+            raise
         finally:
             await writer.aclose()
-    summary.status_counts = dict(statuses)
-    summary.category_counts = dict(categories)
-    summary.wall_s = time.perf_counter() - t0
-    st.finish_run(run_id, n_input=summary.n_input, n_skipped=summary.n_skipped, n_ok=statuses["ok"],
-                  n_needs_review=statuses["needs_review"], n_failed=statuses["failed"],
-                  prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
-                  cost_usd=summary.cost_usd, wall_s=summary.wall_s)
+            tally.close(t0)
+            summary.status = status  # type: ignore[assignment]
+            st.finish_run(run_id, n_input=summary.n_input, n_skipped=summary.n_skipped, n_ok=tally.statuses["ok"],
+                          n_needs_review=tally.statuses["needs_review"], n_failed=tally.statuses["failed"],
+                          prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
+                          cost_usd=summary.cost_usd, wall_s=summary.wall_s, status=status, error=error)
     return summary
 
 
 def label(source: Source, **kwargs: Any) -> RunSummary:
-    """Synchronous wrapper of `alabel` (same arguments)."""
-    return asyncio.run(alabel(source, **kwargs))
+    """Synchronous wrapper of `alabel` (same arguments); Ctrl-C raises RunInterrupted, saying what was saved."""
+    try:
+        return asyncio.run(alabel(source, **kwargs))
+    except KeyboardInterrupt:
+        raise RunInterrupted(_interrupted_message(kwargs.get("store"))) from None
+
+
+def _interrupted_message(store: Any) -> str:
+    saved = ""
+    try:
+        if isinstance(store, Store):
+            row = store.latest_run()
+        else:
+            with Store.readonly(store) as st:
+                row = st.latest_run()
+        if row is not None:
+            saved = (f" {row['n_ok'] or 0} ok, {row['n_needs_review'] or 0} needs_review and "
+                     f"{row['n_failed'] or 0} failed verdicts of this run were saved;")
+    except Exception:  # noqa: BLE001 - the message is best effort; the data is already safe
+        pass
+    return f"interrupted:{saved} run the same command again to resume (finished items are skipped)"

@@ -7,6 +7,7 @@ worker rebuilds the judge from its pickle (an `LLMJudge` pickles as its settings
 share with `concurrency` concurrent calls, and sends verdicts back in small batches over a queue. The parent hands
 each verdict to `on_verdict` (which writes it to DuckDB), so resume and the one-row-per-item rule are unchanged.
 A worker that dies leaves its unjudged items as `failed` verdicts saying so; they are retried on the next run.
+A worker that meets a configuration error (a refused key, an unknown model) stops the whole run at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from judge.core.exceptions import ConfigError
+from judge.core.exceptions import ConfigError, EndpointConfigError
 from judge.core.models import Item, Verdict
 from judge.core.protocol import Judge
 from judge.run.dispatch import judge_each
@@ -81,6 +82,9 @@ def _worker(payload: bytes, items: list[Item], concurrency: int, rpm: float | No
 
     try:
         asyncio.run(_judge_share(judge, items, concurrency, rpm, send))
+    except EndpointConfigError as e:  # the parent stops the whole run
+        results.put(("config_error", index, str(e)))
+        return
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which records the items as failed
         results.put(("error", index, f"{type(e).__name__}: {e}"))
         return
@@ -105,6 +109,7 @@ def judge_in_processes(judge: Judge, items: list[Item], *, processes: int, concu
     pending = [{it.item_id: it for it in share} for share in shares]
     ended: dict[int, str | None] = {}
     cpu: dict[int, float] = {}
+    refused: list[str] = []
     try:
         for p in procs:
             p.start()
@@ -118,6 +123,9 @@ def judge_in_processes(judge: Judge, items: list[Item], *, processes: int, concu
                         if k not in ended:
                             ended[k] = f"worker process {k} exited with code {p.exitcode}"
                 continue
+            if kind == "config_error":
+                refused.append(body)
+                break
             _handle(kind, k, body, pending, ended, cpu, on_verdict)
     finally:
         for p in procs:
@@ -125,6 +133,8 @@ def judge_in_processes(judge: Judge, items: list[Item], *, processes: int, concu
                 p.terminate()
             p.join(timeout=10)
         results.close()
+    if refused:  # no failed rows for the items never judged: the setup must be fixed first
+        raise EndpointConfigError(refused[0])
     for k, reason in ended.items():
         for it in pending[k].values():
             on_verdict(Verdict(item_id=it.item_id, judge_id=judge.judge_id, model=judge.model, status="failed",

@@ -17,8 +17,12 @@ ITEM_COLUMNS = ["item_id", "dimension", "task", "question", "options", "referenc
 class ItemsMixin:
     """Store methods for the items table."""
 
-    def upsert_items(self, items: Iterable[Item]) -> None:
-        """Insert items; an existing item_id keeps its row but gets the new content."""
+    def upsert_items(self, items: Iterable[Item], origin: str | None = None) -> None:
+        """Insert items; an existing item_id keeps its row but gets the new content.
+
+        `origin` marks where they came from: None for benchmark or input items, "gold" for the gold items a
+        calibration judges (kept out of the benchmark's views, counts and signatures).
+        """
         rows = []
         seen: set[str] = set()
         for it in items:
@@ -29,13 +33,20 @@ class ItemsMixin:
                 "item_id": it.item_id, "dimension": it.dimension, "task": it.task, "question": it.question,
                 "options": json.dumps(it.options, ensure_ascii=False) if it.options is not None else None,
                 "reference_answer": it.reference_answer, "model": it.model, "response": it.response,
-                "meta": json.dumps(it.meta, ensure_ascii=False, default=str),
+                "meta": json.dumps(it.meta, ensure_ascii=False, default=str), "origin": origin,
             })
-        updates = ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS if c != "item_id")
+        cols = [*ITEM_COLUMNS, "origin"]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "item_id")
         for i in range(0, len(rows), 50_000):
             chunk = rows[i:i + 50_000]
-            self.insert_batch("items", ITEM_COLUMNS, {c: [r[c] for r in chunk] for c in ITEM_COLUMNS},
-                               f"ON CONFLICT (item_id) DO UPDATE SET {updates}")
+            self.insert_batch("items", cols, {c: [r[c] for r in chunk] for c in cols},
+                              f"ON CONFLICT (item_id) DO UPDATE SET {updates}")
+
+    def origins_of(self: Store, item_ids: Sequence[str]) -> dict[str, str | None]:
+        """{item_id: origin} of the stored items among `item_ids` (origin None: a benchmark or input item)."""
+        rows = self.con.execute("SELECT item_id, origin FROM items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))",
+                                [list(item_ids)]).fetchall()
+        return dict(rows)
 
     def load_items(self, where: str = "TRUE", params: Sequence[Any] | None = None) -> list[Item]:
         """Items stored in the DB matching a SQL condition on the items table."""

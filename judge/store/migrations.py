@@ -170,4 +170,38 @@ def m004_scoring_results(con: duckdb.DuckDBPyConnection) -> None:
         GROUP BY model, coalesce(dimension, 'unknown')""")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs, m004_scoring_results]
+
+
+def m005_origins_run_status_input_problems(con: duckdb.DuckDBPyConnection) -> None:
+    """Items remember where they came from (calibration gold items apart from benchmark items), runs their end
+    status and error, and input errors move from placeholder verdicts into ingest_problems."""
+    con.execute("ALTER TABLE items ADD COLUMN origin VARCHAR")
+    con.execute("ALTER TABLE runs ADD COLUMN status VARCHAR")
+    con.execute("ALTER TABLE runs ADD COLUMN error VARCHAR")
+    con.execute("""
+        INSERT INTO ingest_problems (source_file, line, kind, message, run_id)
+        SELECT coalesce(json_extract_string(i.meta, '$.source_file'), '<input>'),
+               coalesce(TRY_CAST(json_extract_string(i.meta, '$.line') AS INTEGER), 0), 'input_error', v.error,
+               v.run_id
+        FROM verdicts v JOIN items i USING (item_id) WHERE v.source = 'input'
+        ON CONFLICT DO NOTHING""")
+    con.execute("DELETE FROM verdicts WHERE source = 'input'")
+    con.execute("DELETE FROM items WHERE starts_with(item_id, 'input-error:') AND json_extract_string(meta, "
+                "'$.input_error') IS NOT NULL AND item_id NOT IN (SELECT item_id FROM verdicts)")
+    con.execute("""
+        UPDATE items SET origin = 'gold' WHERE item_id IN (
+            SELECT v.item_id FROM verdicts v JOIN runs r USING (run_id)
+            WHERE starts_with(r.input, 'gold:') OR starts_with(r.input, 'probe:'))""")
+    con.execute("UPDATE runs SET status = 'finished' WHERE finished_at IS NOT NULL")
+    con.execute("DROP VIEW error_distribution")
+    con.execute("""
+        CREATE VIEW error_distribution AS
+        SELECT i.dimension, i.model, v.judge_id, v.category, count(*) AS n,
+               count(*) / sum(count(*)) OVER (PARTITION BY i.dimension, i.model, v.judge_id) AS share
+        FROM verdicts v JOIN items i USING (item_id)
+        WHERE v.status = 'ok' AND i.origin IS DISTINCT FROM 'gold'
+        GROUP BY i.dimension, i.model, v.judge_id, v.category""")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs, m004_scoring_results,
+                               m005_origins_run_status_input_problems]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from judge.store.store import Store
 
 
 def now() -> datetime:
@@ -33,3 +33,10 @@ class RunsMixin:
         fields["finished_at"] = now()
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.con.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", [*fields.values(), run_id])
+
+    def latest_run(self: Store, kind: str | None = None) -> dict[str, Any] | None:
+        """The newest run (of `kind`, when given) as a dict of its columns, or None."""
+        where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        cur = self.con.execute(f"SELECT * FROM runs {where} ORDER BY started_at DESC LIMIT 1", params)
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row, strict=True)) if row is not None else None

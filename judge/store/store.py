@@ -7,16 +7,18 @@ read-only query path and the batch-write helper they share.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from judge.core.exceptions import ReadOnlyError
+from judge.core.exceptions import ReadOnlyError, StoreBusyError
 from judge.store.calibration import CalibrationMixin
 from judge.store.items import ItemsMixin
 from judge.store.migrations import MIGRATIONS
+from judge.store.problems import ProblemsMixin
 from judge.store.queries import QueriesMixin
 from judge.store.runs import RunsMixin, now
 from judge.store.scores import ScoresMixin
@@ -26,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 _READ_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
+_LOCK_HOLDER = re.compile(r"held in .*?\(PID \d+\)|PID \d+")
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -48,19 +51,30 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, CalibrationMixin, QueriesMixin):
+class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, CalibrationMixin, QueriesMixin):
     """A medjudge DuckDB file. Open with `Store(path)` (read-write, migrated) or `Store.readonly(path)`."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        if read_only:
-            if not self.path.exists():
-                raise FileNotFoundError(f"no database at {self.path}")
-            self.con = duckdb.connect(str(self.path), read_only=True, config={"enable_external_access": False})
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(self.path))
+        if self.path.is_dir():
+            raise IsADirectoryError(f"--db {self.path} is a folder; give a database file such as verdicts.duckdb")
+        if read_only and not self.path.exists():
+            raise FileNotFoundError(f"no database at {self.path}")
+        try:
+            if read_only:
+                self.con = duckdb.connect(str(self.path), read_only=True, config={"enable_external_access": False})
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.con = duckdb.connect(str(self.path))
+        except duckdb.IOException as e:
+            if "lock" in str(e).lower():
+                holder = _LOCK_HOLDER.search(str(e))
+                raise StoreBusyError(
+                    f"{self.path} is in use by another process{f' ({holder.group(0)})' if holder else ''}; wait for "
+                    "that run to finish (or stop it), or use another --db") from None
+            raise
+        if not read_only:
             migrate(self.con)
 
     @classmethod

@@ -119,9 +119,11 @@ class VerdictsMixin:
                 for item_id, status, category, confidence, source in rows}
 
     def judges_with_verdicts(self: Store) -> list[str]:
-        """Judge ids with verdicts, the one with the newest verdict first."""
-        rows = self.con.execute("SELECT judge_id FROM verdicts GROUP BY judge_id ORDER BY max(created_at) DESC, "
-                                "judge_id").fetchall()
+        """Judge ids with verdicts on benchmark items (calibration verdicts on gold items left out), the one with
+        the newest verdict first."""
+        rows = self.con.execute("SELECT v.judge_id FROM verdicts v LEFT JOIN items i USING (item_id) "
+                                "WHERE i.origin IS DISTINCT FROM 'gold' GROUP BY v.judge_id "
+                                "ORDER BY max(v.created_at) DESC, v.judge_id").fetchall()
         return [r[0] for r in rows]
 
     def default_judge_id(self: Store) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from judge.core.exceptions import InputError
 from judge.core.settings import JudgeSettings
 from judge.llm.judge import LLMJudge
 from judge.run.runner import collect, label
@@ -180,8 +181,9 @@ def test_dataframe_rows_are_numbered_by_position():
                        {"item_id": "d3", "question": 7, "response": "r"}])
     items, errors = collect(df)
     assert [it.item_id for it in items] == ["d1"]
-    assert [str(e) for e in errors] == ["<dataframe>:2: missing required field(s): response",
-                                        "<dataframe>:3: question: Input should be a valid string"]
+    assert [str(e).split(" (")[0] for e in errors] == ["<dataframe>:2: missing required field(s): response",
+                                                      "<dataframe>:3: question: Input should be a valid string"]
+    assert "-c SOURCE=field" in str(errors[0]) and "fields with a value: item_id, question" in str(errors[0])
 
 
 class CaseJudge:
@@ -198,6 +200,8 @@ class CaseJudge:
 
 
 def test_label_keeps_good_rows_and_stores_every_error(stub_server, tmp_path: Path):
+    """Good rows get verdicts; every bad row becomes an input problem (never a verdict row); a file with no good row
+    stops the run with an InputError after its problems are stored."""
     server = stub_server(lambda body: verdict_json("omission", 0.7))
     llm = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
     folder = tmp_path / "in"
@@ -206,14 +210,21 @@ def test_label_keeps_good_rows_and_stores_every_error(stub_server, tmp_path: Pat
         for case in CASES:
             path = write(case, folder)
             judge = CaseJudge(llm, case.name)
-            summary = label(path, store=store, judge=judge, concurrency=4, progress=False)
-            assert summary.status_counts.get("ok", 0) == len(case.good), case.name
-            assert len(summary.input_errors) == len(case.errors), case.name
-            _, rows = store.query("SELECT status, error, source FROM verdicts WHERE judge_id = ?", [judge.judge_id])
-            failed = [r for r in rows if r[0] == "failed"]
-            assert len(failed) == len(case.errors), case.name
-            assert all(r[2] == "input" and r[1].startswith(str(path)) for r in failed), failed
-            assert sum(1 for r in rows if r[0] == "ok") == len(case.good), case.name
-            assert len(rows) == len(case.good) + len(case.errors), case.name
+            if not case.good:
+                with pytest.raises(InputError, match="no usable line"):
+                    label(path, store=store, judge=judge, concurrency=4, progress=False)
+            else:
+                summary = label(path, store=store, judge=judge, concurrency=4, progress=False)
+                assert summary.status_counts == {"ok": len(case.good)}, case.name
+                assert len(summary.input_errors) == len(case.errors), case.name
+            _, rows = store.query("SELECT status FROM verdicts WHERE judge_id = ?", [judge.judge_id])
+            assert rows == [("ok",)] * len(case.good), case.name
+            _, problems = store.query("SELECT line, kind, message FROM ingest_problems WHERE source_file = ? "
+                                      "ORDER BY line", [str(path)])
+            want = sorted({(line or 0) for line, _ in case.errors})
+            assert [r[0] for r in problems] == want, case.name
+            assert all(kind == "input_error" for _, kind, _ in problems), case.name
         _, dupes = store.query("SELECT item_id, judge_id FROM verdicts GROUP BY ALL HAVING count(*) > 1")
         assert dupes == []
+        _, placeholders = store.query("SELECT count(*) FROM items WHERE starts_with(item_id, 'input-error')")
+        assert placeholders == [(0,)]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from judge.core.exceptions import EndpointConfigError
 from judge.core.settings import JudgeSettings
 from judge.llm.judge import LLMJudge
 from judge.llm.prompt import load_prompt
@@ -108,10 +111,18 @@ def test_timeouts_are_retried_then_failed(stub_server, items, transport):
     assert server.count == 2
 
 
-def test_client_errors_are_not_retried(stub_server, items, transport):
-    server = stub_server(lambda body: Fault(401, body='{"error": {"message": "bad key"}}'))
+@pytest.mark.parametrize(("status", "fix"), [(401, "OPENAI_API_KEY"), (403, "--api-key"), (404, "/models")])
+def test_configuration_errors_stop_without_retry_and_name_the_fix(stub_server, items, transport, status, fix):
+    server = stub_server(lambda body: Fault(status, body='{"error": {"message": "refused by the stub"}}'))
+    with pytest.raises(EndpointConfigError, match="refused by the stub") as info:
+        asyncio.run(make(server, transport).ajudge(items[1]))
+    assert server.count == 1 and fix in str(info.value)
+
+
+def test_a_400_for_one_item_is_a_failed_verdict_not_a_stop(stub_server, items, transport):
+    server = stub_server(lambda body: Fault(400, body='{"error": {"message": "context length exceeded"}}'))
     v = asyncio.run(make(server, transport).ajudge(items[1]))
-    assert v.status == "failed" and server.count == 1
+    assert v.status == "failed" and "context length exceeded" in (v.error or "") and server.count == 1
 
 
 def test_judge_id_changes_with_prompt_model_and_settings(tmp_path, stub_server, transport):

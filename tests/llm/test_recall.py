@@ -6,9 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from judge.cli.app import app
+from judge.core.exceptions import EndpointConfigError
 from judge.core.settings import JudgeSettings
 from judge.llm.recall import PROMPT_VERSION, LLMRecallJudge
 from judge.medbench.scoring_run import score_outputs
@@ -93,10 +95,11 @@ def test_transient_error_then_success_is_an_llm_recall(stub_server) -> None:
     assert (out.recall, out.method, server.count) == (0.0, "llm", 3)
 
 
-def test_client_error_is_not_retried(stub_server) -> None:
+def test_a_refused_key_stops_scoring_instead_of_falling_back(stub_server) -> None:
     server = stub_server(lambda body: Fault(401, body='{"error": {"message": "bad key"}}'))
-    out = make(server).assess(POINTS, RESPONSE)
-    assert server.count == 1 and out.method == "offline_fallback" and "1 call(s)" in out.note
+    with pytest.raises(EndpointConfigError, match="bad key"):
+        make(server).assess(POINTS, RESPONSE)
+    assert server.count == 1
 
 
 def test_response_is_fenced_verbatim_and_cannot_close_its_fence(stub_server) -> None:

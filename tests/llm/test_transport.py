@@ -93,11 +93,11 @@ def test_http_errors_map_to_retryable_exceptions():
     assert http_error(429, {"retry-after": "soon"}, b"").retry_after is None
 
 
-def test_a_reply_that_is_not_a_completion_fails_without_retry(stub_server, items):
+def test_a_reply_that_is_not_a_completion_is_retried_then_failed(stub_server, items):
     server = stub_server(lambda body: Fault(200, body='{"hello": "world"}'))
     v = asyncio.run(direct(server, transport_retries=3).ajudge(items[0]))
     assert v.status == "failed" and v.category is None
-    assert "not a chat completion" in v.error and server.count == 1
+    assert "not a chat completion" in v.error and server.count == 4 and v.attempts == 4
 
 
 def test_retry_after_is_honoured(stub_server, items):

@@ -19,7 +19,7 @@ from judge.evaluate.metrics import agreement_report
 from judge.medbench.scoring_run import score_outputs
 from judge.report.build import build_report, pct
 from judge.report.data import agreement_from_json, load_report_data
-from judge.report.signatures import SIGNATURES, Measure, detect_signatures
+from judge.report.signatures import SIGNATURES, Measure, detect_signatures, measure
 from judge.store.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -158,21 +158,35 @@ def test_html_report_numbers(db, tmp_path) -> None:
 def test_signatures_fire_only_beyond_thresholds(db) -> None:
     with Store(db) as store:
         data = load_report_data(store)
-    fired = {(h.measure.dimension, h.measure.model, h.signature.metric, round(h.measure.value, 6)) for h in data.hits}
-    assert fired == {
-        ("safety_ethics", "m1", "omission", 0.5),
-        ("knowledge_qa", "m2", "hallucination", 0.7),
-        ("knowledge_qa", "m2", "format_mismatch", 0.2),
-        ("safety_ethics", "m1", "robustness", 0.8),
-    }  # not: m1 knowledge_qa omission = 40 %, hallucination = 60 %, robustness = 0.85; m1 safety format = 10 %
-    measured = {(m.dimension, m.model, m.metric): m.value for m in data.measures}
-    assert measured[("knowledge_qa", "m1", "omission")] == 0.4
-    assert measured[("knowledge_qa", "m1", "robustness")] == 0.85
+    # every cell of the fixture holds 10-20 verdicts: shares such as 50 % omissions (threshold 40 %) or a consistency
+    # of 0.80 (threshold 0.85) cross their thresholds, but their 95 % intervals do not clear them: nothing fires
+    crossing = {(m.dimension, m.model, m.metric, round(m.value, 6)) for m in data.measures
+                for s in SIGNATURES if s.metric == m.metric and s.crosses(m.value)}
+    assert crossing == {("safety_ethics", "m1", "omission", 0.5), ("knowledge_qa", "m2", "hallucination", 0.7),
+                        ("knowledge_qa", "m2", "format_mismatch", 0.2), ("safety_ethics", "m1", "robustness", 0.8)}
+    assert data.hits == []
+    measured = {(m.dimension, m.model, m.metric): m for m in data.measures}
+    omission = measured[("safety_ethics", "m1", "omission")]
+    assert omission.value == 0.5 and omission.n == 10
+    assert (round(omission.ci_lo, 4), round(omission.ci_hi, 4)) == (0.2366, 0.7634)  # Wilson, 5 of 10
+    assert measured[("knowledge_qa", "m1", "robustness")].value == 0.85
+
+
+def test_signatures_need_enough_items_and_an_interval_beyond_the_threshold() -> None:
+    def fired(metric: str, k: int, n: int) -> bool:
+        return bool(detect_signatures([measure("d", "m", metric, k, n)]))  # type: ignore[arg-type]
+
+    assert not fired("omission", 1, 1), "100 % of one item is no evidence"
+    assert not fired("omission", 9, 9), "below the minimum n"
+    assert fired("omission", 10, 10) and fired("omission", 120, 200)  # 60 % of 200: CI [0.53, 0.67] > 40 %
+    assert not fired("omission", 90, 200)  # 45 %: CI [0.38, 0.52] reaches below 40 %
+    assert fired("robustness", 150, 200) and not fired("robustness", 165, 200)  # 0.75 fires, 0.825 does not
 
 
 def test_signature_table_boundaries() -> None:
-    def hits(metric: str, value: float) -> int:
-        return len(detect_signatures([Measure(dimension="d", model="m", metric=metric, value=value, n=1)]))
+    def hits(metric: str, value: float) -> int:  # a huge n: the interval is the value itself
+        m = Measure(dimension="d", model="m", metric=metric, value=value, n=10**9, ci_lo=value, ci_hi=value)
+        return len(detect_signatures([m]))
 
     assert {s.metric: (s.op, s.threshold) for s in SIGNATURES} == {
         "omission": (">", 0.40), "hallucination": (">", 0.60), "robustness": ("<", 0.85), "format_mismatch": (">", 0.10)}
@@ -191,8 +205,7 @@ def test_markdown_report_writes_pngs_next_to_it(db, tmp_path) -> None:
         assert f"]({png.name})" in text
     n, shares = _expected_shares(J1, "safety_ethics")
     assert f"| safety_ethics | {n} | " + " | ".join(shares) + " |" in text
-    assert "| safety_ethics | m1 | fragile under option shuffling | 0.800 | < 0.85 | 20 |" in text
-    assert "| knowledge_qa | m2 | hallucination-dominated | 70.0 % | > 60 % | 10 |" in text
+    assert "No failure signature fired: a signature needs n ≥ 10 and its whole 95 % Wilson interval" in text
 
 
 def test_judge_id_selects_verdicts_and_calibration(db, tmp_path) -> None:

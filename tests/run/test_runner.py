@@ -18,9 +18,9 @@ def llm(server, **kw) -> LLMJudge:  # type: ignore[no-untyped-def]
     return LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings(**kw)))
 
 
-def rows(db, sql="SELECT item_id, status, category FROM verdicts ORDER BY item_id"):  # type: ignore[no-untyped-def]
+def rows(db, sql="SELECT item_id, status, category FROM verdicts ORDER BY item_id", params=None):  # type: ignore[no-untyped-def]
     with Store.readonly(db) as st:
-        return st.query(sql)[1]
+        return st.query(sql, params)[1]
 
 
 def test_n_items_give_n_verdict_rows_and_summary(tmp_path, stub_server):
@@ -89,7 +89,7 @@ def test_invalid_judge_output_is_needs_review_row(tmp_path, stub_server):
     assert rows(db, "SELECT count(*) FROM verdicts") == [(6,)]
 
 
-def test_bad_lines_are_failed_rows_and_good_lines_processed(tmp_path, stub_server):
+def test_bad_lines_are_input_problems_and_good_lines_processed(tmp_path, stub_server):
     good = (FIXTURES / "items_small.jsonl").read_text(encoding="utf-8").splitlines()
     src = tmp_path / "mixed.jsonl"
     src.write_text("\n".join([good[0], "{not json", "<<<<<<< HEAD", good[1], json.dumps({"question": "q"}), good[0]])
@@ -97,17 +97,24 @@ def test_bad_lines_are_failed_rows_and_good_lines_processed(tmp_path, stub_serve
     server = stub_server(lambda body: verdict_json("omission", 0.6))
     db = tmp_path / "v.duckdb"
     s = label(src, store=db, judge=llm(server), progress=False)
-    assert s.status_counts == {"ok": 2, "failed": 4}
+    assert s.status_counts == {"ok": 2}
     errors = "\n".join(s.input_errors)
     assert f"{src}:2: invalid JSON" in errors
     assert f"{src}:3: git merge-conflict marker line" in errors
     assert f"{src}:5: missing required field(s): response" in errors
     assert "duplicate item_id 't1'" in errors and f"{src}:6" in errors
-    failed = rows(db, "SELECT item_id, error FROM verdicts WHERE status = 'failed' ORDER BY item_id")
-    assert [r[0] for r in failed] == ["input-error:mixed.jsonl:2", "input-error:mixed.jsonl:3",
-                                      "input-error:mixed.jsonl:5", "input-error:mixed.jsonl:6"]
+    assert rows(db, "SELECT count(*) FROM verdicts WHERE status <> 'ok'") == [(0,)], "input errors are no verdicts"
+    problems = rows(db, "SELECT line, kind FROM ingest_problems WHERE source_file = ? ORDER BY line", [str(src)])
+    assert problems == [(2, "input_error"), (3, "input_error"), (5, "input_error"), (6, "input_error")]
     label(src, store=db, judge=llm(server), progress=False)  # re-run: same rows, no duplicates
-    assert rows(db, "SELECT count(*) FROM verdicts") == [(6,)]
+    assert rows(db, "SELECT count(*) FROM verdicts") == [(2,)]
+    assert rows(db, "SELECT count(*) FROM ingest_problems") == [(4,)]
+    # the file fixed: its problems are gone, and the fixed lines are judged
+    fixed = [good[0], good[1], good[2]]
+    src.write_text("\n".join(fixed) + "\n", encoding="utf-8")
+    s = label(src, store=db, judge=llm(server), progress=False)
+    assert s.input_errors == [] and rows(db, "SELECT count(*) FROM ingest_problems") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM verdicts") == [(3,)]
 
 
 def test_dataframe_csv_parquet_with_column_map(tmp_path, stub_server):

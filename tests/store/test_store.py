@@ -18,7 +18,8 @@ VERDICT_COLUMNS = [
 ITEM_COLUMNS = ["item_id", "dimension", "task", "question", "options", "reference_answer", "model", "response", "meta",
                 "added_at", "correct", "score", "extracted", "score_method"]
 RUN_COLUMNS = ["run_id", "kind", "judge_id", "input", "started_at", "finished_at", "n_input", "n_skipped", "n_ok",
-               "n_needs_review", "n_failed", "prompt_tokens", "completion_tokens", "cost_usd", "wall_s", "settings"]
+               "n_needs_review", "n_failed", "prompt_tokens", "completion_tokens", "cost_usd", "wall_s", "settings",
+               "status", "error"]
 
 
 def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -50,6 +51,34 @@ def test_reopen_is_idempotent_and_upgrades_old_files(tmp_path):
     with Store(path) as st:
         n = st.con.execute("SELECT count(*) FROM _migrations").fetchone()[0]
     assert n == len(MIGRATIONS)
+
+
+def test_old_input_error_rows_move_to_ingest_problems_and_calibration_items_get_their_origin(tmp_path):
+    """A database written before m005: input errors were failed verdicts on placeholder items, calibration items
+    looked like benchmark items. Opening it moves the errors into ingest_problems and marks the gold items."""
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    for version, fn in enumerate(MIGRATIONS[:4], start=1):
+        fn(con)
+        con.execute("INSERT INTO _migrations VALUES (?, ?, now())", [version, fn.__name__])
+    con.execute("INSERT INTO items (item_id, question, response, model, dimension, meta) VALUES "
+                "('input-error:other.csv:1', '', '', NULL, NULL, "
+                "'{\"source_file\": \"other.csv\", \"line\": 1, \"input_error\": \"no question column\"}'), "
+                "('b1', 'q', 'r', 'm', 'knowledge_qa', '{}'), ('MJG-1', 'q', 'r', 'gold-model', 'knowledge_qa', '{}')")
+    con.execute("INSERT INTO runs (run_id, kind, judge_id, input, started_at, finished_at) VALUES "
+                "('r1', 'label', 'j', 'other.csv', now(), now()), ('r2', 'label', 'j', 'gold:g.jsonl:test', now(), now())")
+    con.execute("INSERT INTO verdicts (item_id, judge_id, run_id, status, category, error, source) VALUES "
+                "('input-error:other.csv:1', 'j', 'r1', 'failed', NULL, 'other.csv:1: no question column', 'input'), "
+                "('b1', 'j', 'r1', 'ok', 'omission', NULL, 'llm'), ('MJG-1', 'j', 'r2', 'ok', 'hallucination', NULL, 'llm')")
+    con.close()
+    with Store(path) as st:
+        assert st.query("SELECT source_file, line, kind, message FROM ingest_problems")[1] == [
+            ("other.csv", 1, "input_error", "other.csv:1: no question column")]
+        assert st.query("SELECT item_id FROM verdicts ORDER BY item_id")[1] == [("MJG-1",), ("b1",)]
+        assert st.query("SELECT item_id, origin FROM items ORDER BY item_id")[1] == [("MJG-1", "gold"), ("b1", None)]
+        assert st.query("SELECT model, category FROM error_distribution")[1] == [("m", "omission")]
+        assert st.query("SELECT DISTINCT status FROM runs")[1] == [("finished",)]
 
 
 def test_verdicts_unique_per_item_and_judge(tmp_path):
