@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from judge.core.models import RunSummary
     from judge.medbench.scoring_run import ScoreSummary
 
-console = Console()
-err_console = Console(stderr=True)
+class _Console(Console):
+    """A rich Console that reads COLUMNS when it prints, not only when it is made (the CLI's consoles are made at
+    import; a caller may set COLUMNS later, e.g. a test running at 80 columns)."""
+
+    @property
+    def width(self) -> int:
+        columns = os.environ.get("COLUMNS", "")
+        return int(columns) if columns.isdigit() and int(columns) > 0 else Console.width.fget(self)  # type: ignore[attr-defined]
+
+    @width.setter
+    def width(self, value: int) -> None:
+        Console.width.fset(self, value)  # type: ignore[attr-defined]
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 
 def cell(v: Any) -> str:
@@ -79,8 +94,8 @@ def print_rows(cols: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> 
         return
     console.print(out)
     if isinstance(out, Group):
-        err_console.print(f"(one block per row: the table is wider than the terminal's {console.width} columns; "
-                          "--format csv gives it as a table)", style="dim", highlight=False)
+        err_console.print(f"(a block per row: too wide for {console.width} columns; --format csv gives a table)",
+                          style="dim", highlight=False, soft_wrap=True)
 
 
 def summary_table(s: RunSummary) -> Table:

@@ -41,6 +41,9 @@ def label_cmd(
     column: Annotated[list[str] | None, typer.Option("--column", "-c", help="Column mapping SOURCE=field, "
                                                      "e.g. -c answer=response (repeatable).")] = None,
     max_retries: Annotated[int, typer.Option(help="Re-asks after invalid judge output.")] = 2,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries after HTTP 429/5xx, timeouts, broken "
+                                         "connections and garbled replies (with doubling backoff, honouring "
+                                         "Retry-After); configuration errors are never retried.")] = 4,
     timeout: Annotated[float, typer.Option(help="Per-request timeout (s).")] = 60.0,
     max_field_chars: Annotated[int, typer.Option("--max-field-chars", min=1000, help="Longest question, options, "
                                                  "reference or response sent to the judge, in characters; longer "
@@ -61,7 +64,7 @@ def label_cmd(
         s = label_file(input, db=db, model=model, api_base=api_base, api_key=api_key, prompt=prompt,
                        concurrency=concurrency, rpm=rpm, limit=limit, only_wrong=only_wrong, columns=column,
                        max_retries=max_retries, timeout_s=timeout, progress=progress, transport=transport,
-                       processes=processes, max_field_chars=max_field_chars)
+                       processes=processes, max_field_chars=max_field_chars, transport_retries=retries)
     except user_errors() as e:
         fail(e)
     print_run_summary(s)

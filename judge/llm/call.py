@@ -73,8 +73,13 @@ def root_error(exc: BaseException) -> BaseException:
     """The error under Instructor's retry exception and under `TransientError`."""
     if isinstance(exc, TransientError):
         exc = exc.cause
-    if isinstance(exc, InstructorRetryException) and exc.__cause__ is not None:
-        return exc.__cause__
+    for _ in range(8):  # Instructor may wrap its own retry exception once more
+        if not isinstance(exc, InstructorRetryException):
+            break
+        inner = exc.__cause__ or (exc.failed_attempts[-1].exception if exc.failed_attempts else None)
+        if inner is None or inner is exc:
+            break
+        exc = inner
     return exc
 
 
@@ -206,7 +211,10 @@ class LLMCall:
                         answer, raw = await self.step.acreate(send, messages, context, self.settings.max_retries,
                                                               **request)
                     except Exception as e:  # noqa: BLE001 - classified: transient errors are retried
-                        raise classify_error(e) from e
+                        marked = classify_error(e)
+                        if marked is e:
+                            raise  # keep its own cause (Instructor's: the validation error of the last answer)
+                        raise marked from e
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - becomes a needs_review/failed outcome, or stops the run

@@ -63,6 +63,14 @@ def resolve_api_key(settings: JudgeSettings) -> ResolvedKey:
     return ResolvedKey(None, "none")
 
 
+def openai_base_from_env(model: str) -> str | None:
+    """The base URL litellm would send an openai/... model to from the environment (OPENAI_BASE_URL, then
+    OPENAI_API_BASE), for clients that do not read those variables themselves; None for other providers."""
+    if provider_of(model) != "openai":
+        return None
+    return os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or None
+
+
 def _key_hint(settings: JudgeSettings) -> str:
     return f"set {provider_key_var(settings.model)} or {KEY_ENV}, or pass --api-key"
 

@@ -98,18 +98,25 @@ class OptimizeResult(BaseModel):
 def make_lm(model: str, *, api_base: str | None = None, api_key: str | None = None, temperature: float = 0.0,
             max_tokens: int = 1024, cache: bool = True, engine: str | None = None,
             timeout_s: float | None = None) -> dspy.LM:
-    """A DSPy LM for a model string, optionally on an OpenAI-compatible server (`api_base`).
+    """A DSPy LM for a model string, optionally on an OpenAI-compatible server (`api_base`; for openai/... models
+    also `OPENAI_BASE_URL` / `OPENAI_API_BASE`, as for the judge). The key comes from the judge's sources
+    (`judge.llm.keys`).
 
     `engine` None picks DSPy's LiteLLM engine when `api_base` is given (the transport the Instructor judge uses;
     it sends `max_tokens`, which self-hosted servers such as llama.cpp honour, whereas DSPy's native OpenAI client
     sends `max_completion_tokens`, which llama-cpp-python ignores), and DSPy's default ("auto") otherwise.
     """
+    from judge.core.settings import JudgeSettings
+    from judge.llm.keys import openai_base_from_env, resolve_api_key
+
+    api_base = api_base or openai_base_from_env(model)
+    key = resolve_api_key(JudgeSettings(model=model, api_key=api_key)).value  # the judge's key precedence
     kw: dict[str, Any] = {}
     if api_base:
         kw["api_base"] = api_base
-        kw["api_key"] = api_key or "sk-no-key"
-    elif api_key:
-        kw["api_key"] = api_key
+        kw["api_key"] = key or "sk-no-key"
+    elif key:
+        kw["api_key"] = key
     if timeout_s is not None:
         kw["timeout"] = timeout_s
     chosen = engine or ("litellm" if api_base else "auto")

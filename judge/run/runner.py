@@ -33,7 +33,8 @@ from judge.store import Store
 Source = str | Path | pd.DataFrame | Iterable[Item | InputError]
 BATCH_CHUNK = 256
 """Items per call of a batch-capable (offline) judge."""
-_DETAILS = re.compile(r"'[^']*'|\"[^\"]*\"|\d+(?:\.\d+)?")
+_COUNTS = re.compile(r"\b(after|within) \d+(?:\.\d+)? (call|attempt|s\b)")
+_DETAILS = re.compile(r"'[^']*'|\"[^\"]*\"|\d+\.\d+|\d{4,}")
 
 
 def collect(source: Source, column_map: Mapping[str, str] | None = None) -> tuple[list[Item], list[InputError]]:
@@ -57,8 +58,9 @@ def collect(source: Source, column_map: Mapping[str, str] | None = None) -> tupl
 
 
 def error_kind(error: str) -> str:
-    """An error with its item-specific details (quoted text, numbers) masked, to count errors by kind."""
-    return _DETAILS.sub("…", error)[:160]
+    """An error with its item-specific details (quoted text, call counts, long or decimal numbers) masked, to count
+    errors by kind; short numbers such as HTTP statuses are kept."""
+    return _DETAILS.sub("…", _COUNTS.sub(r"\1 N \2", error))[:160]
 
 
 @contextmanager
@@ -160,8 +162,9 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     st.record_input_problems(errors, sources, run_id)
     if not items and errors:
         st.finish_run(run_id, n_input=summary.n_input, n_skipped=0, status="aborted", error="no usable input line")
-        raise InputError(desc, None, f"no usable line: all {len(errors)} line(s) have errors (shown above; also in "
-                                     "the ingest_problems table)")
+        shown = "; ".join(str(e) for e in errors[:3]) + ("; ..." if len(errors) > 3 else "")
+        raise InputError(desc, None, f"no usable line: {len(errors)} problem(s), all in the ingest_problems table: "
+                                     f"{shown}")
     if store_items:
         st.upsert_items(items, origin=origin)
     done = st.done_item_ids(judge.judge_id)

@@ -20,7 +20,8 @@ import pickle
 import queue
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from judge.core.exceptions import ConfigError, EndpointConfigError
@@ -91,6 +92,27 @@ def _worker(payload: bytes, items: list[Item], concurrency: int, rpm: float | No
     results.put(("done", index, time.process_time()))
 
 
+@contextmanager
+def _main_script_not_rerun(judge: Judge) -> Iterator[None]:
+    """While workers start, hide the caller's script from multiprocessing so a worker does not run it again.
+
+    Started by the fork server (or spawned), a worker imports the caller's `__main__` file before it runs, which
+    re-runs a script written without an `if __name__ == "__main__":` guard (a second labelling run inside the
+    worker). The workers need nothing from that script unless the judge's class is defined in it; then it stays.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    named = getattr(getattr(main, "__spec__", None), "name", None)
+    if main is None or path is None or named is not None or type(judge).__module__ == "__main__":
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def judge_in_processes(judge: Judge, items: list[Item], *, processes: int, concurrency: int,
                        rpm: float | None, on_verdict: Callable[[Verdict], None]) -> float:
     """Judge `items` in `processes` workers (concurrency and rpm are split between them); call `on_verdict`.
@@ -111,8 +133,9 @@ def judge_in_processes(judge: Judge, items: list[Item], *, processes: int, concu
     cpu: dict[int, float] = {}
     refused: list[str] = []
     try:
-        for p in procs:
-            p.start()
+        with _main_script_not_rerun(judge):
+            for p in procs:
+                p.start()
         while len(ended) < len(procs):
             try:
                 kind, k, body = results.get(timeout=0.5)
