@@ -124,28 +124,55 @@ def line_list(lines: list[int]) -> str:
 
 
 def print_problems(problems: Sequence[Any]) -> None:
-    """Skipped input lines grouped by file and kind, with their line numbers, on stderr."""
-    groups: dict[tuple[str, str], list[int]] = {}
+    """Input problems grouped by file and kind, with their line numbers, on stderr: skipped lines, then warnings."""
+    groups: dict[tuple[bool, str, str], list[Any]] = {}
     for p in problems:
-        groups.setdefault((p.source_file, p.kind), []).append(p.line)
-    for (source, kind), lines in sorted(groups.items()):
-        err_console.print(f"[yellow]skipped[/] {source}: {len(lines)} {kind} (lines {line_list(lines)})",
-                          highlight=False, soft_wrap=True)
+        groups.setdefault((not getattr(p, "skipped", True), p.source_file, p.kind), []).append(p)
+    for (warning, source, kind), ps in sorted(groups.items()):
+        lines = line_list([p.line for p in ps])
+        if warning:
+            err_console.print(f"[yellow]warning[/] {source}: {len(ps)} {kind} (lines {lines}): {ps[0].message}",
+                              highlight=False, soft_wrap=True)
+        else:
+            err_console.print(f"[yellow]skipped[/] {source}: {len(ps)} {kind} (lines {lines})",
+                              highlight=False, soft_wrap=True)
+
+
+def coverage_table(summary: ScoreSummary) -> Table:
+    """Coverage per model (totals) and every incomplete model x task cell, flagged."""
+    t = Table("model", "task", "expected", "answered", "empty", "missing", "unexpected",
+              title="Coverage (expected = prompt records with --prompts, else the most any model answered)")
+    for model in sorted({c.model for c in summary.coverage}):
+        rows = [c for c in summary.coverage if c.model == model]
+        bad = [c for c in rows if c.incomplete]
+        t.add_row(model, f"all {len(rows)} tasks" + (f" ({len(bad)} incomplete) ⚠" if bad else ""),
+                  str(sum(c.n_expected for c in rows)), str(sum(c.n_answered for c in rows)),
+                  str(sum(c.n_empty for c in rows)), str(sum(c.n_missing for c in rows)),
+                  str(sum(c.n_unexpected for c in rows)))
+        for c in bad:
+            t.add_row("", f"{c.task} ⚠", str(c.n_expected), str(c.n_answered), str(c.n_empty), str(c.n_missing),
+                      str(c.n_unexpected))
+    return t
 
 
 def score_tables(summary: ScoreSummary) -> list[Table]:
     """Correctness per model x task, and robustness per model x task and dimension."""
-    t = Table("model", "task", "dimension", "items", "correct", "wrong", "unknown", "graded", "accuracy", "choice",
-              "unextractable", title="Scores per model and task")
+    silver = summary.silver is not None
+    cols = ["model", "task", "dimension", "items", "correct", "wrong", "unknown", "graded", "accuracy", "choice",
+            "unextractable"] + (["silver-keyed", "silver accuracy"] if silver else [])
+    t = Table(*cols, title="Scores per model and task" + (" (silver = the models' consensus, not a gold key)"
+                                                           if silver else ""))
     for r in summary.tasks:
-        t.add_row(r.model, r.task, r.dimension or "unknown", str(r.n), str(r.n_correct), str(r.n_wrong),
-                  str(r.n_unknown), str(r.n_graded), _pct(r.accuracy), str(r.n_choice), _pct(r.unextractable_share))
+        extra = [str(r.n_silver), f"{_pct(r.silver_accuracy)} {r.silver_label}" if r.silver_label else "—"]
+        t.add_row(r.model, r.task, r.dimension or "unknown ⚠", str(r.n), str(r.n_correct), str(r.n_wrong),
+                  str(r.n_unknown), str(r.n_graded), _pct(r.accuracy), str(r.n_choice), _pct(r.unextractable_share),
+                  *(extra if silver else []))
     rob = Table("model", "level", "name", "groups", "consistent", "consistency", "strict",
                 title="Robustness to option shuffling")
     for r in summary.robustness:
         rob.add_row(r.model, r.level, r.name, str(r.n_groups), str(r.n_consistent), f"{r.consistency:.3f}",
                     "—" if r.strict is None else f"{r.strict:.3f}")
-    return [t, rob]
+    return [t, rob, coverage_table(summary)]
 
 
 def print_score_summary(s: ScoreSummary) -> None:
@@ -155,8 +182,29 @@ def print_score_summary(s: ScoreSummary) -> None:
         console.print(table)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.problem_counts.items())) or "none"
     console.print(f"{s.n_ingested} items from {s.n_files} files into {s.db} (run {s.run_id}, {s.wall_s:.1f} s): "
-                  f"{s.n_correct} correct, {s.n_wrong} wrong, {s.n_unknown} unknown; skipped lines: {kinds} "
-                  "(all in the ingest_problems table)", highlight=False)
+                  f"{s.n_correct} correct, {s.n_wrong} wrong, {s.n_unknown} unknown"
+                  + (f", {s.n_silver} against the {s.silver.label} key ({s.n_silver_correct} agree, "
+                     f"{s.n_silver - s.n_silver_correct} disagree)" if s.silver is not None else "")
+                  + f"; input problems: {kinds} "
+                  f"({len(s.skipped)} lines skipped, {len(s.warnings)} read with a warning; all in the "
+                  "ingest_problems table)", highlight=False)
+    if s.silver is not None:
+        console.print(f"silver key: {s.silver.n_keyed} of {s.silver.n_questions} choice questions keyed by "
+                      f"{s.silver.n_models} model(s), minimum agreement {s.silver.min_agreement:g} — "
+                      f"{s.silver.label}; accuracy against it is never a gold accuracy (SQL: silver_accuracy)",
+                      highlight=False)
+    if s.unmapped_tasks:
+        err_console.print(f"[yellow]warning:[/] {len(s.unmapped_tasks)} task(s) are not in the task table and have "
+                          f"no dimension: {', '.join(s.unmapped_tasks)} (add them to prompts/task_dimensions.toml)",
+                          highlight=False)
+    if s.unshuffled_choice_tasks:
+        err_console.print(f"[yellow]note:[/] choice task(s) whose questions were each asked under one option order, "
+                          f"so no shuffle consistency is measured: {', '.join(s.unshuffled_choice_tasks)}",
+                          highlight=False)
+    incomplete = [c for c in s.coverage if c.incomplete]
+    if incomplete:
+        err_console.print(f"[yellow]warning:[/] {len(incomplete)} model x task cell(s) miss or leave empty some "
+                          "answers (coverage table, SQL: SELECT * FROM coverage WHERE incomplete)", highlight=False)
     if s.n_recall_fallback:
         err_console.print(f"[yellow]warning:[/] the recall model failed on {s.n_recall_fallback} open answer(s); "
                           "they were scored by the offline recall (score_method open:recall:offline_fallback, "
