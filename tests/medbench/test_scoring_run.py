@@ -243,7 +243,7 @@ def test_cli_score_then_report(tmp_path) -> None:
     out = tmp_path / "r.md"
     res = runner.invoke(app, ["report", "--db", str(db), "--out", str(out), "--format", "md"])
     assert res.exit_code == 0, res.output
-    assert "| knowledge_qa | model-b | 4 | 3 | 1 | 0 | 4 | 75.0 % | 4 | 25.0 % |" in out.read_text(encoding="utf-8")
+    assert "| knowledge_qa | model-b | 4 | 3 | 1 | 0 | 0 | 4 | 75.0 % | 4 | 25.0 % |" in out.read_text(encoding="utf-8")
     res = runner.invoke(app, ["score", str(tmp_path / "missing"), "--db", str(db)])
     assert res.exit_code == 2 and "no such file" in res.output
 
