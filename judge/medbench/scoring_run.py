@@ -29,7 +29,14 @@ from judge.medbench.outputs import Coverage, IngestProblem, output_files, read_m
 from judge.medbench.recall import BigramRecallJudge, RecallJudge
 from judge.medbench.robustness import RobustnessRow, robustness_groups
 from judge.medbench.robustness import robustness_report as build_robustness
-from judge.medbench.silver_key import DEFAULT_MIN_AGREEMENT, SilverEntry, build_silver_key, silver_label, silver_scores
+from judge.medbench.silver_key import (
+    DEFAULT_MIN_AGREEMENT,
+    ChoiceAnswer,
+    SilverEntry,
+    build_silver_key,
+    silver_label,
+    silver_scores,
+)
 from judge.store import Store
 
 CONSENSUS = "consensus"
@@ -291,7 +298,7 @@ def score_outputs(
         store.replace_coverage(result.coverage, run_id)
         silver, silver_summary = None, None
         if consensus:
-            answers = store.choice_answers()
+            answers = [ChoiceAnswer(**row) for row in store.choice_answer_rows()]
             silver = build_silver_key(answers, silver_min_agreement)
             store.replace_silver_key(silver.values(), run_id)
             regraded = silver_scores(answers, silver)

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from judge.medbench.silver_key import ChoiceAnswer, SilverEntry
+    from judge.medbench.silver_key import SilverEntry
     from judge.store import Store
 
 
 class SilverMixin:
     """Store methods for the silver_key table."""
 
-    def choice_answers(self: Store) -> list[ChoiceAnswer]:
-        """Every scored choice item with options, of every model in the store."""
-        from judge.medbench.silver_key import ChoiceAnswer
-
+    def choice_answer_rows(self: Store) -> list[dict[str, Any]]:
+        """Every scored choice item with options, of every model in the store (the fields of a ChoiceAnswer)."""
         rows = self.con.execute(
             "SELECT item_id, model, task, dimension, json_extract_string(meta, '$.record_id'), options, extracted,"
             " score_method FROM items WHERE starts_with(score_method, 'choice:') AND options IS NOT NULL"
             " ORDER BY item_id").fetchall()
-        return [ChoiceAnswer(item_id=r[0], model=r[1] or "", task=r[2] or "", dimension=r[3], record_id=r[4] or "",
-                             options=json.loads(r[5]), extracted=r[6], score_method=r[7]) for r in rows]
+        return [{"item_id": r[0], "model": r[1] or "", "task": r[2] or "", "dimension": r[3], "record_id": r[4] or "",
+                 "options": json.loads(r[5]), "extracted": r[6], "score_method": r[7]} for r in rows]
 
     def replace_silver_key(self: Store, entries: Iterable[SilverEntry], run_id: str) -> None:
         """Replace the whole silver key (it is rebuilt from every model in the store each time)."""
