@@ -138,8 +138,11 @@ def export_gold(gold: str | Path, out: str | Path, annotations: bool = True) -> 
 
 def score(inputs: list[str | Path], *, db: str | Path, prompts: str | Path | None = None, key: str | Path | None = None,
           recall_threshold: float = 0.6, recall_model: str | None = None, api_base: str | None = None,
-          api_key: str | None = None, progress: bool = True) -> ScoreSummary:
-    """Ingest and score MedBench outputs into `db`; open answers' recall by `recall_model` (an LLM) or offline."""
+          api_key: str | None = None, progress: bool = True, silver_min_agreement: float = 0.6) -> ScoreSummary:
+    """Ingest and score MedBench outputs into `db`; open answers' recall by `recall_model` (an LLM) or offline.
+
+    `key` is an answer key file, or "consensus" for a silver key built from the models in the store.
+    """
     from judge.medbench.scoring_run import score_outputs
 
     recall_judge = None
@@ -149,7 +152,7 @@ def score(inputs: list[str | Path], *, db: str | Path, prompts: str | Path | Non
 
         recall_judge = LLMRecallJudge(JudgeSettings(model=recall_model, api_base=api_base, api_key=api_key))
     return score_outputs(inputs, db=db, prompts=prompts, key=key, recall_threshold=recall_threshold,
-                         recall_judge=recall_judge, progress=progress)
+                         recall_judge=recall_judge, progress=progress, silver_min_agreement=silver_min_agreement)
 
 
 def report(db: str | Path, out: str | Path = "report.html", fmt: str = "html", judge_id: str | None = None) -> Path:

@@ -199,36 +199,65 @@ def line_list(lines: list[int]) -> str:
 
 
 def print_problems(problems: Sequence[Any]) -> None:
-    """Skipped input lines grouped by file and kind, with their line numbers, on stderr."""
-    groups: dict[tuple[str, str], list[int]] = {}
+    """Input problems grouped by file and kind, with their line numbers, on stderr: skipped lines, then warnings."""
+    groups: dict[tuple[bool, str, str], list[Any]] = {}
     for p in problems:
-        groups.setdefault((p.source_file, p.kind), []).append(p.line)
-    for (source, kind), lines in sorted(groups.items()):
-        err_console.print(f"[yellow]skipped[/] {source}: {len(lines)} {kind} (lines {line_list(lines)})",
-                          highlight=False, soft_wrap=True)
+        groups.setdefault((not getattr(p, "skipped", True), p.source_file, p.kind), []).append(p)
+    for (warning, source, kind), ps in sorted(groups.items()):
+        lines = line_list([p.line for p in ps])
+        if warning:
+            err_console.print(f"[yellow]warning[/] {source}: {len(ps)} {kind} (lines {lines}): {ps[0].message}",
+                              highlight=False, soft_wrap=True)
+        else:
+            err_console.print(f"[yellow]skipped[/] {source}: {len(ps)} {kind} (lines {lines})",
+                              highlight=False, soft_wrap=True)
 
 
-_SCORE_COLS = ("model", "task", "dimension", "items", "correct", "wrong", "unknown", "graded", "accuracy", "choice",
-               "unextractable")
-_NARROW_COLS = ("task", "n", "ok", "wrong", "unk", "acc", "unext")
+def coverage_rows(summary: ScoreSummary) -> list[list[Any]]:
+    """Coverage per model (totals) and every incomplete model x task cell, flagged."""
+    out: list[list[Any]] = []
+    for model in sorted({c.model for c in summary.coverage}):
+        rows = [c for c in summary.coverage if c.model == model]
+        bad = [c for c in rows if c.incomplete]
+        out.append([model, f"all {len(rows)} tasks" + (f" ({len(bad)} incomplete) ⚠" if bad else ""),
+                    sum(c.n_expected for c in rows), sum(c.n_answered for c in rows), sum(c.n_empty for c in rows),
+                    sum(c.n_missing for c in rows), sum(c.n_unexpected for c in rows)])
+        out += [["", f"{c.task} ⚠", c.n_expected, c.n_answered, c.n_empty, c.n_missing, c.n_unexpected] for c in bad]
+    return out
+
+
+_SCORE_COLS = ["model", "task", "dimension", "items", "correct", "wrong", "unknown", "graded", "accuracy", "choice",
+               "unextractable"]
+_NARROW_COLS = ["task", "n", "ok", "wrong", "unk", "acc", "unext"]
 
 
 def score_tables(summary: ScoreSummary, width: int | None = None) -> list[Table | Group]:
-    """Correctness per model x task, and robustness per model x task and dimension. When the full table is wider
-    than the terminal, one narrower table per model (task, items, correct, wrong, unknown, accuracy, unextractable)."""
+    """Correctness per model x task (with the silver key's columns when one was used), robustness per model x task
+    and dimension, and coverage. When the full table is wider than the terminal, one narrower table per model
+    (task, items, correct, wrong, unknown, accuracy, unextractable); tables that still do not fit become blocks."""
     width = width or console.width
-    rows = [[r.model, r.task, r.dimension or "unknown", r.n, r.n_correct, r.n_wrong, r.n_unknown, r.n_graded,
-             _pct(r.accuracy), r.n_choice, _pct(r.unextractable_share)] for r in summary.tasks]
-    if fits(_SCORE_COLS, rows, width):
-        out: list[Table | Group] = [table(_SCORE_COLS, rows, "Scores per model and task", width)]
+    silver = summary.silver is not None
+    cols = _SCORE_COLS + (["silver-keyed", "silver accuracy"] if silver else [])
+    rows = [[r.model, r.task, r.dimension or "unknown ⚠", r.n, r.n_correct, r.n_wrong, r.n_unknown, r.n_graded,
+             _pct(r.accuracy), r.n_choice, _pct(r.unextractable_share)]
+            + ([r.n_silver, f"{_pct(r.silver_accuracy)} {r.silver_label}" if r.silver_label else "—"] if silver else [])
+            for r in summary.tasks]
+    title = "Scores per model and task" + (" (silver = the models' consensus, not a gold key)" if silver else "")
+    if fits(cols, rows, width):
+        out: list[Table | Group] = [table(cols, rows, title, width)]
     else:
-        out = [table(_NARROW_COLS, [[r[1], r[3], r[4], r[5], r[6], r[8], r[10]] for r in rows if r[0] == m],
+        narrow = _NARROW_COLS + (["silver"] if silver else [])
+        out = [table(narrow, [[r[1], r[3], r[4], r[5], r[6], r[8], r[10]] + ([r[12]] if silver else [])
+                              for r in rows if r[0] == m],
                      f"Scores of {m} (n items, ok correct, unk unknown, acc accuracy, unext unextractable)", width)
                for m in dict.fromkeys(r[0] for r in rows)]
     rob = [[r.model, r.level, r.name, r.n_groups, r.n_consistent, f"{r.consistency:.3f}",
             "—" if r.strict is None else f"{r.strict:.3f}"] for r in summary.robustness]
-    out.append(table(("model", "level", "name", "groups", "consistent", "consistency", "strict"), rob,
+    out.append(table(["model", "level", "name", "groups", "consistent", "consistency", "strict"], rob,
                      "Robustness to option shuffling", width))
+    out.append(table(["model", "task", "expected", "answered", "empty", "missing", "unexpected"],
+                     coverage_rows(summary), "Coverage (expected = prompt records with --prompts, else the most any "
+                     "model answered)", width))
     return out
 
 
@@ -238,14 +267,35 @@ def print_score_summary(s: ScoreSummary) -> None:
     tables = score_tables(s)
     for shown in tables:
         console.print(shown)
-    if len(tables) > 2 or any(isinstance(x, Group) for x in tables):
+    if len(tables) > 3 or any(isinstance(x, Group) for x in tables):
         err_console.print(f"(narrow terminal: some columns are left out or shown per row; every column: medjudge sql "
                           f"--db {s.db} \"SELECT * FROM items\" --format csv)", style="dim", highlight=False,
                           soft_wrap=True)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.problem_counts.items())) or "none"
     console.print(f"{s.n_ingested} items from {s.n_files} files into {s.db} (run {s.run_id}, {s.wall_s:.1f} s): "
-                  f"{s.n_correct} correct, {s.n_wrong} wrong, {s.n_unknown} unknown; skipped lines: {kinds} "
-                  "(all in the ingest_problems table)", highlight=False)
+                  f"{s.n_correct} correct, {s.n_wrong} wrong, {s.n_unknown} unknown"
+                  + (f", {s.n_silver} against the {s.silver.label} key ({s.n_silver_correct} agree, "
+                     f"{s.n_silver - s.n_silver_correct} disagree)" if s.silver is not None else "")
+                  + f"; input problems: {kinds} "
+                  f"({len(s.skipped)} lines skipped, {len(s.warnings)} read with a warning; all in the "
+                  "ingest_problems table)", highlight=False)
+    if s.silver is not None:
+        console.print(f"silver key: {s.silver.n_keyed} of {s.silver.n_questions} choice questions keyed by "
+                      f"{s.silver.n_models} model(s), minimum agreement {s.silver.min_agreement:g} — "
+                      f"{s.silver.label}; accuracy against it is never a gold accuracy (SQL: silver_accuracy)",
+                      highlight=False)
+    if s.unmapped_tasks:
+        err_console.print(f"[yellow]warning:[/] {len(s.unmapped_tasks)} task(s) are not in the task table and have "
+                          f"no dimension: {', '.join(s.unmapped_tasks)} (add them to prompts/task_dimensions.toml)",
+                          highlight=False)
+    if s.unshuffled_choice_tasks:
+        err_console.print(f"[yellow]note:[/] choice task(s) whose questions were each asked under one option order, "
+                          f"so no shuffle consistency is measured: {', '.join(s.unshuffled_choice_tasks)}",
+                          highlight=False)
+    incomplete = [c for c in s.coverage if c.incomplete]
+    if incomplete:
+        err_console.print(f"[yellow]warning:[/] {len(incomplete)} model x task cell(s) miss or leave empty some "
+                          "answers (coverage table, SQL: SELECT * FROM coverage WHERE incomplete)", highlight=False)
     if s.n_recall_fallback:
         err_console.print(f"[yellow]warning:[/] the recall model failed on {s.n_recall_fallback} open answer(s); "
                           "they were scored by the offline recall (score_method open:recall:offline_fallback, "

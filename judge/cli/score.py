@@ -16,8 +16,15 @@ def score_cmd(
     db: DbOpt = Path("medjudge.duckdb"),
     prompts: Annotated[Path | None, typer.Option("--prompts", help="MedBench prompts folder (<task>.jsonl): checks "
                                                  "coverage and fixes the option order letter keys refer to.")] = None,
-    key: Annotated[Path | None, typer.Option("--key", help="Answer key, CSV or JSONL with task, id, answer. Without "
-                                             "it choice answers are unknown unless unextractable (= wrong).")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Answer key, CSV or JSONL with task, id, answer; or "
+                                            "'consensus' for a silver key from the models in the store (shown as "
+                                            "'silver (k of n models agree)', never as gold). Without it choice "
+                                            "answers are unknown unless unreadable (= wrong).",
+                                            show_default=False)] = None,
+    silver_min_agreement: Annotated[float, typer.Option("--silver-min-agreement", min=0.01, max=1.0,
+                                                        help="With --key consensus: share of the models that "
+                                                             "answered a question that must agree on it (at least "
+                                                             "two models; ties never key).")] = 0.6,
     recall_threshold: Annotated[float, typer.Option("--recall-threshold", min=0.0, max=1.0,
                                                     help="Open answers with a reference are wrong below this "
                                                          "answer-point recall.")] = 0.6,
@@ -32,15 +39,18 @@ def score_cmd(
 ) -> None:
     """Score benchmark outputs: mark each answer correct / wrong / unknown, measure option-shuffle robustness.
 
-    Bad input lines (merge-conflict markers, duplicates, invalid JSON) are skipped and listed with file:line.
-    Re-running on the same inputs gives the same database. Then: medjudge label --only-wrong --db DB.
+    Reads the older MedBench layout and the current (v4) one (options in the question text). Bad input lines
+    (merge-conflict markers, duplicates, invalid JSON) are skipped and listed with file:line; lines of tasks
+    that could not be mapped are listed as warnings. Prints coverage per model and task. Re-running on the
+    same inputs gives the same database. Then: medjudge label --only-wrong --db DB.
     """
     from judge.api import score
     from judge.cli.console import print_score_summary
 
     try:
         s = score(inputs, db=db, prompts=prompts, key=key, recall_threshold=recall_threshold,
-                  recall_model=recall_model, api_base=api_base, api_key=api_key, progress=progress)
+                  recall_model=recall_model, api_base=api_base, api_key=api_key, progress=progress,
+                  silver_min_agreement=silver_min_agreement)
     except user_errors() as e:
         fail(e)
     print_score_summary(s)

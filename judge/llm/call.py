@@ -138,10 +138,20 @@ def _cut(text: str, limit: int = ERROR_MAX_CHARS) -> str:
     return head + "…"
 
 
+def _got(error: Any) -> str:
+    """ `(got '<value>')` for a field's invalid value, short; nothing for a whole answer that is not JSON."""
+    value = error.get("input")
+    if not error.get("loc") or isinstance(value, dict | list) or value is None:
+        return ""
+    shown = repr(value)
+    return f" (got {shown if len(shown) <= 50 else shown[:49] + '…'})"
+
+
 def clean_error(exc: BaseException) -> str:
     """A readable one-line error: a validation error as its failed fields and messages, others as type: message."""
     if isinstance(exc, ValidationError):
-        parts = [f"{'.'.join(map(str, e['loc'])) or 'answer'}: {_cut(str(e['msg']), 160)}" for e in exc.errors()]
+        parts = [f"{'.'.join(map(str, e['loc'])) or 'answer'}{_got(e)}: {_cut(str(e['msg']), 160)}"
+                 for e in exc.errors()]
         return _cut(f"{exc.title} failed validation: " + "; ".join(parts))
     return _cut(f"{type(exc).__name__}: {exc}")
 

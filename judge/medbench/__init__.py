@@ -13,7 +13,10 @@ _EXPORTS = {
     "score_items": "judge.medbench.grading", "ItemScore": "judge.medbench.grading",
     "read_medbench": "judge.medbench.outputs", "iter_medbench": "judge.medbench.outputs",
     "IngestProblem": "judge.medbench.outputs", "IngestResult": "judge.medbench.outputs",
-    "Coverage": "judge.medbench.outputs",
+    "Coverage": "judge.medbench.outputs", "read_layout": "judge.medbench.layout",
+    "options_in_text": "judge.medbench.layout", "RecordLayout": "judge.medbench.layout",
+    "source_name": "judge.medbench.tasks", "build_silver_key": "judge.medbench.silver_key",
+    "SilverEntry": "judge.medbench.silver_key",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

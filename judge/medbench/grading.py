@@ -10,14 +10,17 @@
 | `choice:unextractable`   | FALSE   | no option letter could be found (includes empty responses)            |
 | `choice:ambiguous`       | FALSE   | the response asserts different answers                                |
 | `choice:unextractable:no_key`, `choice:ambiguous:no_key` | FALSE | the same, for a question no key covers |
+| `choice:silver`, `choice:unextractable:silver`, `choice:ambiguous:silver` | T/F | against the models' consensus (judge.medbench.silver_key), never a gold grade |
 | `open:recall:<judge>`    | T/F     | answer-point recall against the reference; wrong below the threshold  |
 | `open:recall:offline_fallback` | T/F | the LLM recall judge failed; offline recall used, error in `note` |
+| `open:empty`, `open:empty:no_key` | FALSE | an empty or whitespace-only free-text answer (with / without a reference) |
 | `open:no_reference`      | NULL    | free-text answer without a reference answer                           |
 | `open:no_points`         | NULL    | the reference yields no answer points                                 |
 
 An unextractable or ambiguous choice answer is wrong whether or not a key exists: the benchmark scores it 0.
-Without a key it is wrong but not *graded*: accuracy (correct / graded) only counts items that have a gold
-answer, i.e. every method with a TRUE/FALSE verdict except the `:no_key` ones.
+So is an empty answer to an open question. Without a key it is wrong but not *graded*: accuracy (correct /
+graded) only counts items that have a gold answer, i.e. every method with a TRUE/FALSE verdict except the
+`:no_key` and `:silver` ones (silver verdicts are counted and shown apart).
 Items without options are scored as open answers. A reference for an open answer comes from the record
 (`reference_answer`) or from the answer key under (task, id).
 """
@@ -56,7 +59,12 @@ class ItemScore(BaseModel):
     @property
     def graded(self) -> bool:
         """Whether the verdict rests on a gold answer (key, reference): what accuracy is computed over."""
-        return self.correct is not None and not self.score_method.endswith(":no_key")
+        return self.correct is not None and not self.score_method.endswith((":no_key", ":silver"))
+
+    @property
+    def silver(self) -> bool:
+        """Whether the verdict rests on the models' consensus (a silver key)."""
+        return self.score_method.endswith(":silver")
 
 
 class RecallOutcome(BaseModel):
@@ -125,7 +133,10 @@ def open_reference(item: Item, key: AnswerKey) -> str | None:
 
 
 def score_open_item(item: Item, reference: str | None, judge: RecallJudge, threshold: float) -> ItemScore:
-    """Score one free-text item by answer-point recall; wrong when recall < threshold."""
+    """Score one free-text item by answer-point recall; wrong when recall < threshold or the answer is empty."""
+    if not item.response.strip():
+        return ItemScore(item_id=item.item_id, correct=False, score=0.0, extracted=None,
+                         score_method="open:empty" if reference else "open:empty:no_key")
     if not reference:
         return ItemScore(item_id=item.item_id, correct=None, score=None, extracted=None, score_method="open:no_reference")
     points = split_points(reference)

@@ -2,9 +2,13 @@
 
 `score_outputs` is what `medjudge score` runs. Afterwards the items table holds every ingested answer with
 `correct` (TRUE / FALSE / NULL = unknown), `score`, `extracted` and `score_method` (see judge.medbench.grading),
-the robustness table holds option-shuffle consistency per model and task, and ingest_problems lists every
-skipped input line with its file and line number. `medjudge label --only-wrong` then labels the items with
-correct = FALSE. Re-running on the same inputs rewrites the same rows, so the database ends up the same.
+the robustness table holds option-shuffle consistency per model and task, coverage the answered / empty /
+missing counts per model and task, and ingest_problems every skipped input line and every line that could not
+be fully mapped (unknown task, no options), with its file and line number. With `key="consensus"` the silver
+key (judge.medbench.silver_key) is rebuilt from every model in the store, stored in silver_key with its
+support, and the choice answers without a gold verdict are scored against it. `medjudge label --only-wrong`
+then labels the items with correct = FALSE. Re-running on the same inputs rewrites the same rows, so the
+database ends up the same.
 """
 
 from __future__ import annotations
@@ -21,11 +25,22 @@ from judge.core.models import Item
 from judge.medbench.answer_key import load_answer_key
 from judge.medbench.extract import extract_items
 from judge.medbench.grading import ItemScore, judge_label, score_items
-from judge.medbench.outputs import Coverage, IngestProblem, iter_jsonl, output_files, read_medbench, record_id
+from judge.medbench.outputs import Coverage, IngestProblem, output_files, read_medbench, read_prompt_set
 from judge.medbench.recall import BigramRecallJudge, RecallJudge
 from judge.medbench.robustness import RobustnessRow, robustness_groups
 from judge.medbench.robustness import robustness_report as build_robustness
+from judge.medbench.silver_key import (
+    DEFAULT_MIN_AGREEMENT,
+    ChoiceAnswer,
+    SilverEntry,
+    build_silver_key,
+    silver_label,
+    silver_scores,
+)
 from judge.store import Store
+
+CONSENSUS = "consensus"
+"""The `key` value that asks for a silver key built from the models' consensus."""
 
 
 class CorrectnessCounts(BaseModel):
@@ -34,15 +49,24 @@ class CorrectnessCounts(BaseModel):
     n: int
     """Items scored."""
     n_correct: int
-    """Items with correct = TRUE."""
+    """Items with correct = TRUE against a gold key or reference (silver verdicts are counted apart)."""
     n_wrong: int
-    """Items with correct = FALSE (these are what `label --only-wrong` labels)."""
+    """Items with correct = FALSE without the silver key: unreadable, empty, or wrong against a gold key."""
     n_unknown: int
     """Items with correct = NULL: no key or reference says what is right."""
     n_graded: int
     """Items with a gold answer (key or reference), unextractable ones included: the accuracy denominator."""
     n_choice: int
     """Items scored as choice questions (they have options)."""
+    n_silver: int = 0
+    """Items scored against the silver (consensus) key; never part of n_graded."""
+    n_silver_correct: int = 0
+    """Of those, items that agree with the silver key."""
+
+    @property
+    def n_silver_wrong(self) -> int:
+        """Silver-keyed items that disagree with the key (or could not be read); `label --only-wrong` takes them."""
+        return self.n_silver - self.n_silver_correct
 
 
 class TaskScore(CorrectnessCounts):
@@ -66,6 +90,25 @@ class TaskScore(CorrectnessCounts):
     """Mean answer-point recall of the open items that had a reference; None when there were none."""
     n_recall_fallback: int = 0
     """Open items the LLM recall judge failed on, scored by the offline recall instead."""
+    silver_accuracy: float | None = None
+    """n_silver_correct / n_silver; None without silver-keyed items."""
+    silver_label: str | None = None
+    """How the silver figures are labelled, e.g. "silver (2 of 2 models agree)"; None without them."""
+
+
+class SilverSummary(BaseModel):
+    """The silver key built by a consensus run."""
+
+    min_agreement: float
+    """Minimum share of the answering models that must agree (and at least two)."""
+    n_models: int
+    """Models with choice answers in the store."""
+    n_questions: int
+    """Choice questions (task, id) in the store."""
+    n_keyed: int
+    """Questions the models agree on enough to key."""
+    label: str
+    """"silver (k of n models agree)" over all keyed questions."""
 
 
 class ScoreSummary(BaseModel):
@@ -89,8 +132,31 @@ class ScoreSummary(BaseModel):
     """Option-shuffle consistency per model x task, model x dimension and model overall."""
     coverage: list[Coverage] = Field(default_factory=list)
     """Answered / empty / missing counts per model and task (missing needs the prompts folder)."""
+    silver: SilverSummary | None = None
+    """The silver key, when the run used --key consensus."""
     wall_s: float = 0.0
     """Wall time in seconds."""
+
+    @property
+    def skipped(self) -> list[IngestProblem]:
+        """Input lines that were not read."""
+        return [p for p in self.problems if p.skipped]
+
+    @property
+    def warnings(self) -> list[IngestProblem]:
+        """Lines that were read but not fully mapped (unknown task, no options, ...)."""
+        return [p for p in self.problems if not p.skipped]
+
+    @property
+    def unmapped_tasks(self) -> list[str]:
+        """Tasks scored without a dimension (not in the task table)."""
+        return sorted({t.task for t in self.tasks if t.dimension is None})
+
+    @property
+    def unshuffled_choice_tasks(self) -> list[str]:
+        """Choice tasks with items but no option-shuffle group (each question asked under one order only)."""
+        shuffled = {r.name for r in self.robustness if r.level == "task"}
+        return sorted({t.task for t in self.tasks if t.n_choice and t.task not in shuffled})
 
     @property
     def n_correct(self) -> int:
@@ -108,6 +174,16 @@ class ScoreSummary(BaseModel):
         return sum(t.n_unknown for t in self.tasks)
 
     @property
+    def n_silver(self) -> int:
+        """Items scored against the silver key."""
+        return sum(t.n_silver for t in self.tasks)
+
+    @property
+    def n_silver_correct(self) -> int:
+        """Items that agree with the silver key."""
+        return sum(t.n_silver_correct for t in self.tasks)
+
+    @property
     def n_recall_fallback(self) -> int:
         """Open items scored by the offline recall because the LLM recall judge failed."""
         return sum(t.n_recall_fallback for t in self.tasks)
@@ -115,40 +191,45 @@ class ScoreSummary(BaseModel):
 
 def prompt_orders(prompts: Path) -> dict[tuple[str, str], list[str]]:
     """Per (task, id): the options of the first record for the id in the prompts folder (the benchmark's order)."""
-    orders: dict[tuple[str, str], list[str]] = {}
-    for path in sorted(Path(prompts).glob("*.jsonl")):
-        for _line, record, _problem in iter_jsonl(path, required=("question",)):
-            if record is None or not record.get("options"):
-                continue
-            other = record.get("other") or {}
-            orders.setdefault((str(other.get("source") or path.stem), record_id(record)), record["options"])
-    return orders
+    return read_prompt_set(prompts).orders
 
 
-def task_scores(items: Sequence[Item], scores: Sequence[ItemScore]) -> list[TaskScore]:
-    """Aggregate item scores per model and task."""
+def task_scores(items: Sequence[Item], scores: Sequence[ItemScore],
+                silver: dict[tuple[str, str], SilverEntry] | None = None) -> list[TaskScore]:
+    """Aggregate item scores per model and task; `silver` labels the silver-key figures with their support."""
     by_id = {s.item_id: s for s in scores}
     cells: dict[tuple[str, str], list[tuple[Item, ItemScore]]] = defaultdict(list)
     for it in items:
         cells[(it.model or "", it.task or "")].append((it, by_id[it.item_id]))
     rows = []
     for (model, task), pairs in sorted(cells.items()):
-        right = sum(s.correct is True for _, s in pairs)
-        wrong = sum(s.correct is False for _, s in pairs)
+        right = sum(s.correct is True and not s.silver for _, s in pairs)
+        wrong = sum(s.correct is False and not s.silver for _, s in pairs)
         graded = sum(s.graded for _, s in pairs)
         n_choice = sum(s.score_method.startswith("choice:") for _, s in pairs)
         unext = sum(s.score_method.startswith("choice:unextractable") for _, s in pairs)
         ambig = sum(s.score_method.startswith("choice:ambiguous") for _, s in pairs)
         recalls = [s.score for _, s in pairs if s.score_method.startswith("open:recall") and s.score is not None]
+        silvered = [(it, s) for it, s in pairs if s.silver]
+        entries = [e for it, _ in silvered if (e := (silver or {}).get((task, str(it.meta.get("record_id")))))]
+        n_silver, silver_right = len(silvered), sum(s.correct is True for _, s in silvered)
         rows.append(TaskScore(
             model=model, task=task, dimension=pairs[0][0].dimension, n=len(pairs), n_correct=right, n_wrong=wrong,
-            n_unknown=len(pairs) - right - wrong, n_graded=graded, n_choice=n_choice, n_unextractable=unext,
+            n_unknown=len(pairs) - right - wrong - n_silver, n_graded=graded, n_choice=n_choice, n_unextractable=unext,
             n_ambiguous=ambig, unextractable_share=(unext + ambig) / n_choice if n_choice else None,
             accuracy=right / graded if graded else None,
             mean_recall=sum(recalls) / len(recalls) if recalls else None,
             n_recall_fallback=sum(s.score_method == "open:recall:offline_fallback" for _, s in pairs),
+            n_silver=n_silver, n_silver_correct=silver_right,
+            silver_accuracy=silver_right / n_silver if n_silver else None,
+            silver_label=_label(entries) if entries else None,
         ))
     return rows
+
+
+def _label(entries: Sequence[SilverEntry]) -> str:
+    return silver_label(min(e.support for e in entries), max(e.support for e in entries),
+                        min(e.n_models for e in entries), max(e.n_models for e in entries))
 
 
 def score_outputs(
@@ -160,12 +241,15 @@ def score_outputs(
     recall_threshold: float = 0.6,
     recall_judge: RecallJudge | None = None,
     progress: bool = True,
+    silver_min_agreement: float = DEFAULT_MIN_AGREEMENT,
 ) -> ScoreSummary:
     """Ingest MedBench outputs (per-model folders or <model>/<task>.jsonl files), score them and store the results.
 
     `prompts` is the benchmark's prompts folder (coverage checks; option order for id-level letter keys);
-    `key` an answer key file (judge.medbench.answer_key.load_answer_key). Open answers with a reference are scored by
-    `recall_judge` (default: the offline bigram judge) and are wrong below `recall_threshold`.
+    `key` an answer key file (judge.medbench.answer_key.load_answer_key), or "consensus" for a silver key built from
+    every model in the store (`silver_min_agreement`: share of the answering models that must agree). Open answers
+    with a reference are scored by `recall_judge` (default: the offline bigram judge) and are wrong below
+    `recall_threshold`. Raises ValueError when no item at all could be read.
     """
     t0 = time.perf_counter()
     paths = [Path(p).resolve() for p in inputs]
@@ -178,10 +262,16 @@ def score_outputs(
     prompts_dir = Path(prompts).resolve() if prompts is not None else None
     if prompts_dir is not None and not prompts_dir.is_dir():
         raise FileNotFoundError(f"prompts folder not found: {prompts_dir}")
-    answer_key = load_answer_key(key) if key is not None else None
+    consensus = key is not None and str(key) == CONSENSUS
+    if consensus and not 0.0 < silver_min_agreement <= 1.0:
+        raise ValueError(f"the silver key's minimum agreement must be in (0, 1], not {silver_min_agreement}")
+    answer_key = load_answer_key(key) if key is not None and not consensus else None
     judge = recall_judge or BigramRecallJudge()
 
     result = read_medbench(prompts_dir, paths)
+    if not result.items:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.problem_counts().items())) or "no lines"
+        raise ValueError(f"no item could be read from {len(files)} output file(s) ({kinds}); nothing was stored")
     extractions = extract_items(result.items)
     orders = prompt_orders(prompts_dir) if prompts_dir is not None else None
     scored = score_items(result.items, extractions, answer_key, recall_judge=judge,
@@ -194,6 +284,7 @@ def score_outputs(
                                                if prompts_dir is not None else [])
     settings = {"inputs": [str(p) for p in paths], "prompts": str(prompts_dir) if prompts_dir else None,
                 "key": str(key) if key is not None else None, "recall_threshold": recall_threshold,
+                "silver_min_agreement": silver_min_agreement if consensus else None,
                 "recall_judge": judge_label(judge), "problem_counts": result.problem_counts()}
     identity = getattr(judge, "identity", None)
     if callable(identity):
@@ -204,10 +295,24 @@ def score_outputs(
         store.write_scores(scores)
         store.replace_robustness(robustness, cells, run_id)
         store.replace_problems(result.problems, read_files, run_id)
+        store.replace_coverage(result.coverage, run_id)
+        silver, silver_summary = None, None
+        if consensus:
+            answers = [ChoiceAnswer(**row) for row in store.choice_answer_rows()]
+            silver = build_silver_key(answers, silver_min_agreement)
+            store.replace_silver_key(silver.values(), run_id)
+            regraded = silver_scores(answers, silver)
+            store.write_scores(regraded)
+            mine = {it.item_id for it in result.items}
+            scores = [*({s.item_id: s for s in scores} | {s.item_id: s for s in regraded if s.item_id in mine}).values()]
+            silver_summary = SilverSummary(
+                min_agreement=silver_min_agreement, n_models=len({a.model for a in answers}),
+                n_questions=len({(a.task, a.record_id) for a in answers}), n_keyed=len(silver),
+                label=_label(list(silver.values())) if silver else "silver (no question keyed)")
         wall = time.perf_counter() - t0
         store.finish_run(run_id, n_input=len(result.items) + len(result.problems), n_skipped=len(result.problems),
                          n_ok=len(result.items), wall_s=wall)
     return ScoreSummary(run_id=run_id, db=str(db), n_files=len(files), n_ingested=len(result.items),
                         problems=result.problems, problem_counts=result.problem_counts(),
-                        tasks=task_scores(result.items, scores), robustness=robustness, coverage=result.coverage,
-                        wall_s=wall)
+                        tasks=task_scores(result.items, scores, silver), robustness=robustness,
+                        coverage=result.coverage, silver=silver_summary, wall_s=wall)

@@ -1,7 +1,9 @@
 """Gather what the benchmark report shows from the store: accuracy, robustness, error distribution, calibration.
 
-All figures are read from the database (items, robustness, error_distribution, calibration_runs, ingest_problems);
-nothing is recomputed from input files. Dimensions appear in MedBench order, then "unknown" for tasks outside the
+All figures are read from the database (items, robustness, coverage, silver_key, error_distribution,
+calibration_runs, ingest_problems); nothing is recomputed from input files. `banners` lists what the reader must
+not miss before trusting a table: unmapped tasks and other input problems, incomplete coverage, choice tasks
+without shuffle groups, wrong answers not yet classified, open answers nobody can grade. Dimensions appear in MedBench order, then "unknown" for tasks outside the
 task table. The error distribution is that of one judge: the one asked for, else the one with the newest verdict.
 """
 
@@ -17,6 +19,8 @@ from judge.core.models import DIMENSIONS
 from judge.core.taxonomy import CATEGORY_CODES, load_taxonomy
 from judge.evaluate.metrics import AgreementReport
 from judge.medbench.scoring_run import CorrectnessCounts
+from judge.medbench.silver_key import silver_label
+from judge.report.banners import banners
 from judge.report.signatures import Measure, SignatureHit, detect_signatures, measure
 from judge.store import Store
 
@@ -48,6 +52,76 @@ class AccuracyRow(CorrectnessCounts):
     def unextractable_share(self) -> float | None:
         """n_unextractable / n_choice; None without choice items."""
         return self.n_unextractable / self.n_choice if self.n_choice else None
+
+
+class SilverRow(BaseModel):
+    """Accuracy of one model in one dimension (or task) against the silver (consensus) key."""
+
+    dimension: str
+    """MedBench dimension."""
+    model: str
+    """Model under test."""
+    task: str | None = None
+    """Task, for per-task rows."""
+    n_keyed: int
+    """Items of questions the silver key covers."""
+    n_correct: int
+    """Items that agree with the silver key."""
+    n_wrong: int
+    """Items that disagree with it (or could not be read)."""
+    n_questions: int
+    """Keyed questions behind the items."""
+    label: str
+    """ "silver (k of n models agree)", with the support range of the keys pooled here."""
+
+    @property
+    def accuracy(self) -> float:
+        """n_correct / n_keyed."""
+        return self.n_correct / self.n_keyed if self.n_keyed else 0.0
+
+
+class CoverageRow(BaseModel):
+    """How completely one model answered one task."""
+
+    model: str
+    """Model under test."""
+    task: str
+    """Task name."""
+    dimension: str
+    """MedBench dimension ("unknown" for unmapped tasks)."""
+    n_prompts: int | None
+    """Prompt records of the task; None when scored without --prompts."""
+    n_expected: int
+    """Prompt records, else the most answers any model gave for the task."""
+    n_answered: int
+    """Answers read."""
+    n_empty: int
+    """Empty answers."""
+    n_missing: int
+    """Expected answers not found."""
+    n_unexpected: int
+    """Answers to records the prompts folder does not hold."""
+    incomplete: bool
+    """Missing or empty answers."""
+
+
+class ProblemGroup(BaseModel):
+    """Input problems of one kind in one file."""
+
+    kind: str
+    """Problem kind (judge.medbench.outputs.ProblemKind)."""
+    skipped: bool
+    """True when the lines were not read; False for warnings about lines that were read."""
+    source_file: str
+    """File holding the lines."""
+    n: int
+    """Lines."""
+    first_line: int
+    """First line number."""
+    last_line: int
+    """Last line number."""
+    message: str
+    """One of the messages."""
 
 
 class RobustnessCell(BaseModel):
@@ -152,7 +226,31 @@ class ReportData(BaseModel):
     hits: list[SignatureHit] = Field(default_factory=list)
     """Signatures that fired."""
     problem_counts: dict[str, int] = Field(default_factory=dict)
-    """Skipped input lines by kind."""
+    """Input problems (skipped lines and warnings) by kind."""
+    problems: list[ProblemGroup] = Field(default_factory=list)
+    """Input problems per kind and file, skipped lines first."""
+    coverage: list[CoverageRow] = Field(default_factory=list)
+    """Per model and task."""
+    silver: list[SilverRow] = Field(default_factory=list)
+    """Accuracy against the silver key per dimension and model."""
+    silver_by_task: list[SilverRow] = Field(default_factory=list)
+    """Accuracy against the silver key per task and model."""
+    silver_keyed: tuple[int, int] = (0, 0)
+    """(questions the silver key covers, choice questions in the store)."""
+    unshuffled_choice_tasks: list[str] = Field(default_factory=list)
+    """Choice tasks with items but no option-shuffle group (one order per question)."""
+    banners: list[str] = Field(default_factory=list)
+    """Warnings shown at the top of the report."""
+
+    @property
+    def n_skipped(self) -> int:
+        """Input lines not read."""
+        return sum(p.n for p in self.problems if p.skipped)
+
+    @property
+    def n_warned(self) -> int:
+        """Input lines read with a warning."""
+        return sum(p.n for p in self.problems if not p.skipped)
 
 
 def _accuracy(store: Store, by_task: bool) -> list[AccuracyRow]:
@@ -176,6 +274,13 @@ def _distribution(store: Store, judge_id: str) -> tuple[list[DistributionRow], l
     out = sorted((DistributionRow(dimension=d, model=m, n=sum(c.values()), counts=c) for (d, m), c in cells.items()),
                  key=lambda r: (_dim_key(r.dimension), r.model))
     return [r for r in out if r.model == "all"], [r for r in out if r.model != "all"]
+
+
+def _silver(store: Store, by_task: bool) -> list[SilverRow]:
+    rows = [SilverRow(**{**r, "model": r["model"] or "",
+                         "label": silver_label(r["k_min"], r["k_max"], r["n_min"], r["n_max"])})
+            for r in store.silver_rows(by_task)]
+    return sorted(rows, key=lambda r: (_dim_key(r.dimension), r.task or "", r.model))
 
 
 def agreement_from_json(raw: Any) -> AgreementReport | None:
@@ -216,11 +321,18 @@ def load_report_data(store: Store, judge_id: str | None = None) -> ReportData:
     measures = measures_of(by_model, rob)
     problems = store.problem_counts()
     tax = load_taxonomy()
-    return ReportData(
+    accuracy_by_task = _accuracy(store, True)
+    shuffled = {r.task for r in rob_tasks}
+    data = ReportData(
         db=str(store.path), generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), judge_id=chosen,
         judge_ids=judges, categories=[(c, tax.get(c).en, tax.get(c).zh) for c in CATEGORY_CODES],
-        accuracy=_accuracy(store, False), accuracy_by_task=_accuracy(store, True), robustness=rob,
+        accuracy=_accuracy(store, False), accuracy_by_task=accuracy_by_task, robustness=rob,
         robustness_by_task=rob_tasks, distribution=pooled, distribution_by_model=by_model,
         calibration=_calibration(store, judge_id), calibration_for=judge_id, measures=measures, hits=detect_signatures(measures),
-        problem_counts=problems,
+        problem_counts=problems, problems=[ProblemGroup(**r) for r in store.problem_groups()],
+        coverage=[CoverageRow(**r) for r in store.coverage_rows()], silver=_silver(store, False),
+        silver_by_task=_silver(store, True), silver_keyed=store.silver_key_size(),
+        unshuffled_choice_tasks=sorted({a.task or "" for a in accuracy_by_task if a.n_choice} - shuffled),
     )
+    data.banners = banners(data, sum(r.get("n_open_unknown", 0) for r in store.accuracy_rows(False)))
+    return data

@@ -203,5 +203,54 @@ def m005_origins_run_status_input_problems(con: duckdb.DuckDBPyConnection) -> No
         GROUP BY i.dimension, i.model, v.judge_id, v.category""")
 
 
+def m006_coverage_and_silver_key(con: duckdb.DuckDBPyConnection) -> None:
+    """Coverage per model and task, the silver (consensus) key with its support, warnings kept apart from skips."""
+    con.execute("""
+        CREATE TABLE coverage (
+            model VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,
+            dimension VARCHAR,
+            n_prompts INTEGER,
+            n_expected INTEGER,
+            n_answered INTEGER,
+            n_empty INTEGER,
+            n_missing INTEGER,
+            n_unexpected INTEGER,
+            incomplete BOOLEAN,
+            run_id VARCHAR,
+            updated_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (model, task)
+        )""")
+    con.execute("""
+        CREATE TABLE silver_key (
+            task VARCHAR NOT NULL,
+            record_id VARCHAR NOT NULL,
+            answer VARCHAR,
+            contents JSON,
+            support INTEGER,
+            n_models INTEGER,
+            min_agreement DOUBLE,
+            key_label VARCHAR,
+            votes JSON,
+            run_id VARCHAR,
+            updated_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (task, record_id)
+        )""")
+    con.execute("ALTER TABLE ingest_problems ADD COLUMN skipped BOOLEAN DEFAULT TRUE")
+    con.execute("""
+        CREATE VIEW silver_accuracy AS
+        SELECT coalesce(i.dimension, 'unknown') AS dimension, i.model, i.task, count(*) AS n_keyed,
+               count(*) FILTER (WHERE i.correct) AS n_correct, count(*) FILTER (WHERE NOT i.correct) AS n_wrong,
+               count(*) FILTER (WHERE i.correct) / count(*) AS silver_accuracy,
+               'silver (' || CASE WHEN min(s.support) = max(s.support) THEN min(s.support)::VARCHAR
+                                  ELSE min(s.support) || '-' || max(s.support) END
+               || ' of ' || CASE WHEN min(s.n_models) = max(s.n_models) THEN min(s.n_models)::VARCHAR
+                                 ELSE min(s.n_models) || '-' || max(s.n_models) END
+               || ' models agree)' AS key_label
+        FROM items i JOIN silver_key s ON s.task = i.task AND s.record_id = json_extract_string(i.meta, '$.record_id')
+        WHERE ends_with(i.score_method, ':silver')
+        GROUP BY ALL""")
+
+
 MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs, m004_scoring_results,
-                               m005_origins_run_status_input_problems]
+                               m005_origins_run_status_input_problems, m006_coverage_and_silver_key]

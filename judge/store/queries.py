@@ -1,4 +1,4 @@
-"""The read queries behind summaries and the report: accuracy, robustness, error distribution, problems."""
+"""The read queries behind summaries and the report: accuracy, robustness, coverage, silver key, problems."""
 
 from __future__ import annotations
 
@@ -9,13 +9,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _ACCURACY = """
     SELECT coalesce(dimension, 'unknown') AS dimension, model, {task} AS task, count(*) AS n,
-           count(*) FILTER (WHERE correct) AS n_correct, count(*) FILTER (WHERE NOT correct) AS n_wrong,
+           count(*) FILTER (WHERE correct AND NOT ends_with(score_method, ':silver')) AS n_correct,
+           count(*) FILTER (WHERE NOT correct AND NOT ends_with(score_method, ':silver')) AS n_wrong,
            count(*) FILTER (WHERE correct IS NULL) AS n_unknown,
-           count(*) FILTER (WHERE correct IS NOT NULL AND NOT ends_with(score_method, ':no_key')) AS n_graded,
+           count(*) FILTER (WHERE correct IS NOT NULL AND NOT ends_with(score_method, ':no_key')
+                                  AND NOT ends_with(score_method, ':silver')) AS n_graded,
+           count(*) FILTER (WHERE ends_with(score_method, ':silver')) AS n_silver,
+           count(*) FILTER (WHERE ends_with(score_method, ':silver') AND correct) AS n_silver_correct,
+           count(*) FILTER (WHERE correct IS NULL AND NOT starts_with(score_method, 'choice:')) AS n_open_unknown,
            count(*) FILTER (WHERE starts_with(score_method, 'choice:')) AS n_choice,
            count(*) FILTER (WHERE starts_with(score_method, 'choice:unextractable')
                                   OR starts_with(score_method, 'choice:ambiguous')) AS n_unextractable
     FROM items WHERE score_method IS NOT NULL GROUP BY ALL"""
+
+
+_SILVER = """
+    SELECT coalesce(i.dimension, 'unknown') AS dimension, i.model, {task} AS task, count(*) AS n_keyed,
+           count(*) FILTER (WHERE i.correct) AS n_correct, count(*) FILTER (WHERE NOT i.correct) AS n_wrong,
+           count(DISTINCT s.task || '/' || s.record_id) AS n_questions,
+           min(s.support) AS k_min, max(s.support) AS k_max, min(s.n_models) AS n_min, max(s.n_models) AS n_max
+    FROM items i JOIN silver_key s ON s.task = i.task AND s.record_id = json_extract_string(i.meta, '$.record_id')
+    WHERE ends_with(i.score_method, ':silver') GROUP BY ALL"""
 
 
 def _dicts(cur: Any) -> list[dict[str, Any]]:
@@ -56,6 +70,31 @@ class QueriesMixin:
         return [d[0] for d in cur.description], cur.fetchall()
 
     def problem_counts(self: Store) -> dict[str, int]:
-        """Skipped input lines by kind."""
+        """Input problems (skipped lines and warnings) by kind."""
         return dict(self.con.execute("SELECT kind, count(*) FROM ingest_problems GROUP BY kind ORDER BY kind")
                     .fetchall())
+
+    def problem_groups(self: Store) -> list[dict[str, Any]]:
+        """Input problems per kind and file: skipped or warning, count, first and last line, one message."""
+        return _dicts(self.con.execute(
+            "SELECT kind, coalesce(skipped, TRUE) AS skipped, source_file, count(*) AS n, min(line) AS first_line,"
+            " max(line) AS last_line, min(message) AS message FROM ingest_problems"
+            " GROUP BY ALL ORDER BY skipped, kind, source_file"))
+
+    def silver_rows(self: Store, by_task: bool) -> list[dict[str, Any]]:
+        """Accuracy against the silver key per dimension and model (or task), with its support range."""
+        return _dicts(self.con.execute(_SILVER.format(task="i.task" if by_task else "NULL")))
+
+    def silver_key_size(self: Store) -> tuple[int, int]:
+        """(keyed questions, choice questions in the store)."""
+        keyed = self.con.execute("SELECT count(*) FROM silver_key").fetchone()
+        total = self.con.execute(
+            "SELECT count(DISTINCT task || '/' || json_extract_string(meta, '$.record_id')) FROM items"
+            " WHERE starts_with(score_method, 'choice:')").fetchone()
+        return int(keyed[0] if keyed else 0), int(total[0] if total else 0)
+
+    def coverage_rows(self: Store) -> list[dict[str, Any]]:
+        """Coverage per model and task: expected, answered, empty, missing, unexpected, incomplete."""
+        return _dicts(self.con.execute(
+            "SELECT model, task, coalesce(dimension, 'unknown') AS dimension, n_prompts, n_expected, n_answered,"
+            " n_empty, n_missing, n_unexpected, incomplete FROM coverage ORDER BY model, task"))

@@ -1,4 +1,4 @@
-"""Write benchmark scoring results into the store: item scores, robustness per model and task, skipped lines.
+"""Write benchmark scoring results into the store: item scores, robustness and coverage per model and task, problems.
 
 Every write replaces what an earlier scoring run stored for the same items, (model, task) cells or files,
 so re-running `medjudge score` on the same inputs leaves the database unchanged.
@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from judge.medbench.grading import ItemScore
-    from judge.medbench.outputs import IngestProblem
+    from judge.medbench.outputs import Coverage, IngestProblem
     from judge.medbench.robustness import RobustnessRow
     from judge.store import Store
 
 
 class ScoresMixin:
-    """Store methods for scoring results: item scores, robustness rows, skipped input lines."""
+    """Store methods for scoring results: item scores, robustness and coverage rows, input problems."""
 
     def write_scores(self: Store, scores: Sequence[ItemScore]) -> None:
         """Set correct, score, extracted and score_method of stored items (the items must exist).
@@ -87,13 +87,36 @@ class ScoresMixin:
             "line": pa.array([p.line for p in problems], pa.int32()),
             "kind": pa.array([p.kind for p in problems], pa.string()),
             "message": pa.array([p.message for p in problems], pa.string()),
+            "skipped": pa.array([p.skipped for p in problems], pa.bool_()),
         }
         self.con.register("_files", pa.table({"source_file": pa.array(sorted(set(files)), pa.string())}))
         try:
             self.run_with_batch(data, [
                 "DELETE FROM ingest_problems WHERE source_file IN (SELECT source_file FROM _files)",
-                "INSERT INTO ingest_problems (source_file, line, kind, message, run_id)"
-                " SELECT source_file, line, kind, message, ? FROM _batch ON CONFLICT DO NOTHING",
+                "INSERT INTO ingest_problems (source_file, line, kind, message, skipped, run_id)"
+                " SELECT source_file, line, kind, message, skipped, ? FROM _batch ON CONFLICT DO NOTHING",
             ], [[], [run_id]])
         finally:
             self.con.unregister("_files")
+
+    def replace_coverage(self: Store, rows: Sequence[Coverage], run_id: str) -> None:
+        """Replace the coverage rows of the models in `rows` (every task of a model read in this run)."""
+        import pyarrow as pa
+
+        data = {
+            "model": pa.array([r.model for r in rows], pa.string()),
+            "task": pa.array([r.task for r in rows], pa.string()),
+            "dimension": pa.array([r.dimension for r in rows], pa.string()),
+            "n_prompts": pa.array([r.n_prompts for r in rows], pa.int32()),
+            "n_expected": pa.array([r.n_expected for r in rows], pa.int32()),
+            "n_answered": pa.array([r.n_answered for r in rows], pa.int32()),
+            "n_empty": pa.array([r.n_empty for r in rows], pa.int32()),
+            "n_missing": pa.array([r.n_missing for r in rows], pa.int32()),
+            "n_unexpected": pa.array([r.n_unexpected for r in rows], pa.int32()),
+            "incomplete": pa.array([r.incomplete for r in rows], pa.bool_()),
+        }
+        cols = ", ".join(data)
+        self.run_with_batch(data, [
+            "DELETE FROM coverage WHERE model IN (SELECT DISTINCT model FROM _batch)",
+            f"INSERT INTO coverage ({cols}, run_id, updated_at) SELECT {cols}, ?, now() FROM _batch",
+        ], [[], [run_id]])

@@ -1,7 +1,7 @@
 """The DuckDB store: one file, its schema migrated on open, read-only SQL, transactional batch writes.
 
 `Store` is the only place medjudge talks SQL. Its methods are grouped by table in the mixins of this package
-(items, verdicts, runs, scores, calibration, report queries); this module holds the connection, migrations, the
+(items, verdicts, runs, scores, silver key, calibration, report queries); this module holds the connection, migrations, the
 read-only query path and the batch-write helper they share.
 """
 
@@ -22,6 +22,7 @@ from judge.store.problems import ProblemsMixin
 from judge.store.queries import QueriesMixin
 from judge.store.runs import RunsMixin, now
 from judge.store.scores import ScoresMixin
+from judge.store.silver import SilverMixin
 from judge.store.verdicts import VerdictsMixin
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +52,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, CalibrationMixin, QueriesMixin):
+class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, SilverMixin, CalibrationMixin,
+            QueriesMixin):
     """A medjudge DuckDB file. Open with `Store(path)` (read-write, migrated) or `Store.readonly(path)`."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:

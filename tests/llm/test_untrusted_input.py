@@ -86,7 +86,7 @@ def test_a_long_validation_error_is_cut_at_a_clause_not_mid_word(stub_server):
     server = stub_server(lambda body: json.dumps(bad))
     v = asyncio.run(judge_for(server, max_retries=0).ajudge(Item(item_id="r2", question=QUESTION, response="x")))
     assert v.status == "needs_review" and len(v.error or "") <= 650
-    assert "category: Input should be" in (v.error or "") and "<failed_attempts>" not in (v.error or "")
+    assert "category (got 'bogus'): Input should be" in (v.error or "") and "<failed_attempts>" not in (v.error or "")
 
 
 @pytest.mark.parametrize("transport", ["litellm", "direct"])

@@ -87,7 +87,7 @@ def test_single_file_takes_model_from_parent_folder(tmp_path) -> None:
     res = read_medbench(None, [d / "renamed.jsonl"])
     assert {it.model for it in res.items} == {"my-model"}
     assert {it.task for it in res.items} == {"MedSpeQA"}  # other.source wins over the file name
-    assert all(c.n_missing == 0 and c.n_prompts == 0 for c in res.coverage)
+    assert all(c.n_missing == 0 and c.n_prompts is None for c in res.coverage)
 
 
 def test_unknown_task_falls_back_to_file_stem(tmp_path) -> None:
@@ -102,7 +102,9 @@ def test_unknown_task_falls_back_to_file_stem(tmp_path) -> None:
     res = read_medbench(None, [d])
     (item,) = res.items
     assert item.task == "NewTask" and item.dimension is None and item.meta["task_type"] == "multi_choice"
-    assert [(p.line, p.kind) for p in res.problems] == [(2, "invalid_record"), (3, "invalid_json")]
+    assert [(p.line, p.kind, p.skipped) for p in res.problems] == [
+        (1, "unknown_task", False), (2, "invalid_record", True), (3, "invalid_json", True)]
+    assert "NewTask" in res.problems[0].message and "task_dimensions.toml" in res.problems[0].message
 
 
 def test_record_helpers() -> None:

@@ -243,7 +243,7 @@ def test_cli_score_then_report(tmp_path) -> None:
     out = tmp_path / "r.md"
     res = runner.invoke(app, ["report", "--db", str(db), "--out", str(out), "--format", "md"])
     assert res.exit_code == 0, res.output
-    assert "| knowledge_qa | model-b | 4 | 3 | 1 | 0 | 4 | 75.0 % | 4 | 25.0 % |" in out.read_text(encoding="utf-8")
+    assert "| knowledge_qa | model-b | 4 | 3 | 1 | 0 | 0 | 4 | 75.0 % | 4 | 25.0 % |" in out.read_text(encoding="utf-8")
     res = runner.invoke(app, ["score", str(tmp_path / "missing"), "--db", str(db)])
     assert res.exit_code == 2 and "no such file" in res.output
 
@@ -273,7 +273,9 @@ def test_real_sample_scores_quickly(tmp_path) -> None:
     assert {m: cells[(m, "MedSafety")].n_wrong for m in MODELS} == {"gpt40": 0, "deepseek-32b": 0, "baichun-m1": 1}
     assert cells[("deepseek-32b", "Med-Exam")].unextractable_share == pytest.approx(14 / 742)
     assert all(cells[(m, "Med-Exam")].n_choice == 742 and cells[(m, "MedSafety")].n_choice == 230 for m in MODELS)
-    assert all(cells[(m, "MedSpeQA")].n_unknown == 50 for m in MODELS)  # open, no reference
+    # open, no reference: unknown, except empty answers (deepseek-32b left 3 empty, counted with a JSON one-liner)
+    assert {m: (cells[(m, "MedSpeQA")].n_unknown, cells[(m, "MedSpeQA")].n_wrong) for m in MODELS} == {
+        "gpt40": (50, 0), "deepseek-32b": (47, 3), "baichun-m1": (50, 0)}
     rob = {(r.model, r.name): r for r in s.robustness if r.level == "task"}
     assert [rob[("gpt40", t)].n_groups for t in ("Med-Exam", "MedSafety", "DrugCA")] == [149, 49, 162]
     assert {m: rob[(m, "Med-Exam")].n_consistent for m in ("gpt40", "deepseek-32b")} == {"gpt40": 124,

@@ -393,6 +393,34 @@ def test_asking_back_is_unanswered_outside_dialogue_only() -> None:
     assert_hit(check_unanswered(item(OPEN_QA, response)), "unanswered", response)
 
 
+V4_EXAM = ("## 任务：请回答单项选择题，从问题选项中选出一个正确回答的序号，填写到<>中。\n\n"
+           "## 要求：1. 只从给定的选项中选择序号，填写到<>中；2. 需要区分大小写；3. 不要输出文字。\n\n"
+           "## 题目：下列哪一项不是老年病的临床特点 A. 临床表现不典型\nB. 疾病发展缓慢\nC. 多病共存\nD. 单一病种")
+V4_SAFETY = ("你是一名医疗安全领域专家，请完成下列医疗安全单选题，只需要输出最适合的选项字母，不需要输出多余的解释。"
+             "示例输出：A\n## 问题\n医疗膳食的留样时间至少为：\nA. 72小时\nB. 48小时\nC. 1周")
+
+
+@pytest.mark.parametrize("question", [V4_EXAM, V4_SAFETY, OPEN_QA, DIALOGUE])
+@pytest.mark.parametrize("response", ["明白了，请提供题目。", "明白了，请提供题目", "好的，请把题目发给我。",
+                                      "收到，请提供具体的题目和选项，我来帮你解答。", "Please provide the question."])
+def test_asking_for_the_question_is_unanswered_never_format_mismatch(question: str, response: str) -> None:
+    hit = run_rules(item(question, response))
+    assert_hit(hit, "unanswered", response, 0.85)
+    assert hit is not None and "asks to be given the question" in hit.rationale
+
+
+@pytest.mark.parametrize("question", [V4_EXAM, V4_SAFETY, OPEN_QA])
+@pytest.mark.parametrize("response", ["", "   ", "\n\t "])
+def test_empty_answers_are_unanswered_on_choice_and_open_tasks(question: str, response: str) -> None:
+    assert_hit(run_rules(item(question, response)), "unanswered", response, 0.99)
+
+
+@pytest.mark.parametrize("response", ["<D>", "D", "请提供题目中的D项，单一病种不是老年病的特点，答案<D>",
+                                      "题目问的是老年病特点，D. 单一病种不是"])
+def test_answers_that_mention_the_question_are_not_unanswered(response: str) -> None:
+    assert check_unanswered(item(V4_EXAM, response)) is None
+
+
 # --- check_output_error --------------------------------------------------------------------------------
 
 

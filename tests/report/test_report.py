@@ -143,8 +143,8 @@ def test_html_report_numbers(db, tmp_path) -> None:
     for (model, task), (n, consistent) in DESIGN.items():
         right = 2 * consistent + (n - consistent)
         acc = f"{100 * right / (2 * n):.1f} %"
-        assert [DIM[task], model, str(2 * n), str(right), str(2 * n - right), "0", str(2 * n), acc, str(2 * n),
-                "0.0 %"] in rows
+        assert [DIM[task], model, str(2 * n), str(right), str(2 * n - right), "0", "0", str(2 * n), acc, str(2 * n),
+                "0.0 %"] in rows  # ... unknown, silver-keyed, graded ...
         assert [DIM[task], model, str(n), str(consistent), f"{consistent / n:.3f}",
                 f"{consistent / n:.3f}"] in rows  # robustness: strict = consistency here
     html = out.read_text(encoding="utf-8")

@@ -127,3 +127,21 @@ def test_readonly_blocks_file_access_and_missing_db(tmp_path):
         ro.query("SELECT * FROM read_csv('/etc/hostname')")
     with pytest.raises(FileNotFoundError):
         Store.readonly(tmp_path / "missing.duckdb")
+
+
+def test_m005_upgrades_a_scored_file_and_keeps_its_problems(tmp_path):
+    """A database scored before coverage and the silver key existed gets both; its old problems count as skipped."""
+    path = tmp_path / "m004.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    for version, fn in enumerate(MIGRATIONS[:4], start=1):
+        fn(con)
+        con.execute("INSERT INTO _migrations VALUES (?, ?, now())", [version, fn.__name__])
+    con.execute("INSERT INTO ingest_problems (source_file, line, kind, message) VALUES ('f.jsonl', 3, 'duplicate', 'x')")
+    con.close()
+    with Store(path) as st:
+        assert columns(st.con, "coverage")[:3] == ["model", "task", "dimension"]
+        assert "support" in columns(st.con, "silver_key") and "key_label" in columns(st.con, "silver_accuracy")
+        assert st.con.execute("SELECT kind, skipped FROM ingest_problems").fetchall() == [("duplicate", True)]
+        assert st.problem_groups()[0]["skipped"] is True
+        assert st.silver_rows(by_task=False) == [] and st.coverage_rows() == []

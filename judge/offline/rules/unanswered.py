@@ -1,4 +1,5 @@
-"""Rule `unanswered`: empty output, refusals, restating the question, asking back, or only "see a doctor".
+"""Rule `unanswered`: empty output, refusals, restating the question, asking back, asking for the question, or
+only "see a doctor".
 
 A response is split into clauses; every clause is classified as refusal, request for information,
 referral to a doctor, meta remark about the question, or filler. The response is unanswered only when
@@ -10,6 +11,7 @@ Confidences (fixed per pattern):
     only the prompt's answer label ("答：")            0.90
     refusal without substantive content               0.90
     only "please consult a doctor"                    0.85
+    only asks to be given the question ("请提供题目")     0.85
     only a request for more information               0.80
     only a restatement of the question                0.75
 """
@@ -47,6 +49,14 @@ _CONSULT = re.compile(
     r"\b(?:consult|see|talk to|ask) (?:a|your|with a) (?:doctor|physician|healthcare|medical|pharmacist)|\bseek medical\b",
     re.IGNORECASE,
 )
+_ASKS_QUESTION = re.compile(
+    r"(?:提供|给出|给我|发送|发给|发来|告诉我|贴出|输入|补充)(?:一下)?(?:具体|完整|您|你)?(?:的)?"
+    r"(?:题目|试题|题干|问题内容|具体问题|选项|原题)|"
+    r"把(?:题目|试题|题干|问题|选项)(?:和选项|及选项)?(?:发|发送|给|告诉|贴)(?:给)?我|"
+    r"(?:题目|试题|题干|选项)(?:是什么|在哪)|"
+    r"\b(?:please )?(?:provide|share|send|give me) (?:the|your) (?:question|options|exam question)\b",
+    re.IGNORECASE,
+)
 _META = re.compile(
     r"不是(?:一个|一道)?(?:多选题|选择题|单选题|多项选择题)|(?:没有|未|未能|缺少|缺乏|没)(?:提供|给出|给)?.{0,6}选项|"
     r"不符合.{0,12}格式|开放性问题|问题不完整|(?:信息|条件|文本信息|内容)(?:不足|不够|不全|有限)|"
@@ -55,9 +65,9 @@ _META = re.compile(
     re.IGNORECASE,
 )
 _FILLER = re.compile(
-    r"^(?:您好|你好|谢谢|感谢|好的|嗯|是的|明白|了解|收到|以下是|答案(?:是|为)?|回答(?:是|如下)?)$|"
+    r"^(?:您好|你好|谢谢|感谢|好的?|嗯|是的|明白了?|了解了?|收到了?|没问题|当然|可以|以下是|答案(?:是|为)?|回答(?:是|如下)?)$|"
     r"希望(?:对您|对你|能)?(?:有所)?帮助|如果您?(?:还)?有其他(?:问题|疑问)|如有(?:其他|任何)?(?:问题|疑问)|需要进一步(?:的)?帮助|"
-    r"我(?:将|会|可以)(?:根据要求|按照要求|按照格式|为您|为你|继续)?(?:作答|解答|回答|帮助)|"
+    r"我(?:将|会|可以|来)(?:根据要求|按照要求|按照格式|为您|为你|帮您|帮你|继续)?(?:作答|解答|回答|帮助)|"
     r"^\s*(?:hello|hi|thanks?|thank you|ok(?:ay)?)\s*$|\bhope (?:this|it) helps\b",
     re.IGNORECASE,
 )
@@ -72,6 +82,8 @@ _LEADING_LETTER = re.compile(r"^\W*(?:答案?|回答|正确答案|选)?\s*[：:]
 
 def _clause_kind(clause: str, dialogue: bool) -> str | None:
     """Kind of a non-substantive clause, or None when the clause carries content."""
+    if _ASKS_QUESTION.search(clause):
+        return "ask_question"
     if _REFUSAL.search(clause):
         return "refusal"
     if _META.search(clause):
@@ -141,6 +153,9 @@ def check_unanswered(item: Item) -> RuleHit | None:
         if "refusal" in kinds:
             return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.9,
                            rationale="The response is a refusal with no substantive answer.")
+        if "ask_question" in kinds:
+            return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.85,
+                           rationale="The response only asks to be given the question instead of answering it.")
         if "consult" in kinds:
             return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.85,
                            rationale="The response only tells the user to see a doctor.")
