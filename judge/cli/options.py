@@ -9,6 +9,8 @@ import typer
 
 EXIT_OK = 0
 """The command did its job."""
+EXIT_INCOMPLETE = 1
+"""The command ran but could not finish its job; what it did is stored and re-running it continues."""
 EXIT_USAGE = 2
 """A usage, input or configuration error: nothing (or nothing more) was done; the message says what to fix."""
 

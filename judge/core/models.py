@@ -134,3 +134,9 @@ class RunSummary(BaseModel):
     """CPU seconds used by worker processes (runs with processes > 1; this process's own CPU is not included)."""
     input_errors: list[str] = Field(default_factory=list)
     """Line-numbered input errors (also stored as failed verdicts)."""
+    engine: str = "local"
+    """Where items were judged: local (this process or its worker processes) or ray (a Ray cluster)."""
+    workers: int = 1
+    """Worker processes or Ray actors that judged (1: this process alone)."""
+    engine_error: str | None = None
+    """Why the engine stopped before judging every item, if it did (those items are stored as failed verdicts)."""

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,22 +90,51 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _progress(enabled: bool) -> Progress:
+def status_text(statuses: Mapping[str, int]) -> str:
+    """Verdict counts by status for the progress bar, e.g. "failed=1 ok=40"."""
+    return " ".join(f"{k}={n}" for k, n in sorted(statuses.items()) if n)
+
+
+def progress_bar(enabled: bool) -> Progress:
+    """The labelling progress bar (rich): done/total, counts by status, elapsed and remaining time."""
     return Progress(TextColumn("[bold]labelling"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stat]}"),
                     TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled, transient=False)
+
+
+ENGINES = ("local", "ray")
+"""Where a run judges: `local` (this process, or `processes` worker processes) or `ray` (Ray Data actors)."""
 
 
 async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, concurrency: int = 8,
                  rpm: float | None = None, limit: int | None = None, progress: bool = True,
                  column_map: Mapping[str, str] | None = None, batch_size: int = 1000, flush_s: float = 0.5,
-                 store_items: bool = True, input_desc: str | None = None, processes: int = 1) -> RunSummary:
+                 store_items: bool = True, input_desc: str | None = None, processes: int = 1,
+                 engine: str = "local", ray_address: str | None = None, workers: int | None = None,
+                 shards: str | Path | None = None) -> RunSummary:
     """Label every item of `source` not yet done by `judge`; write verdicts to the store; return a summary.
 
     `processes` > 1 judges in that many worker processes (for a CPU-bound client: a fast self-hosted endpoint
     or the offline baseline); `concurrency` and `rpm` are then split between them. Verdicts are committed every
     `flush_s` seconds, or sooner once `batch_size` are waiting (a DuckDB write costs about 12 ms however small it
     is, so fewer, larger writes leave the CPU to judging); a run killed in between resumes from what was committed.
+
+    `engine="ray"` judges on Ray Data instead (`judge.run.ray_engine.label_on_ray`): `workers` actors, each with
+    `concurrency` calls in flight, on the cluster at `ray_address` (or RAY_ADDRESS; none: Ray starts in this
+    process), verdicts written as Parquet shards to `shards` and merged into the store at the end. That call
+    blocks this event loop until the run ends.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "ray":
+        if processes != 1:
+            raise ValueError("processes is for the local engine; the Ray engine takes workers")
+        from judge.run.ray_engine import label_on_ray
+
+        return label_on_ray(source, store=store, judge=judge, workers=workers, ray_address=ray_address,
+                            shards=shards, concurrency=concurrency, rpm=rpm, limit=limit, progress=progress,
+                            column_map=column_map, store_items=store_items, input_desc=input_desc)
+    if ray_address is not None or workers is not None or shards is not None:
+        raise ValueError("ray_address, workers and shards are for engine='ray'")
     if processes < 1:
         raise ValueError("processes must be at least 1")
     if processes > 1:
@@ -119,14 +149,28 @@ async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, con
             st.close()
 
 
-async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: float | None, limit: int | None,
-               progress: bool, column_map: Mapping[str, str] | None, batch_size: int, flush_s: float,
-               store_items: bool, input_desc: str | None, processes: int) -> RunSummary:
-    t0 = time.perf_counter()
+@dataclass
+class RunStart:
+    """A labelling run registered in the store: its summary so far and the items left to judge."""
+
+    run_id: str
+    """Id of the run row."""
+    summary: RunSummary
+    """Counts so far (input, resumed, input errors)."""
+    todo: list[Item]
+    """Items this judge has not finished, at most `limit` of them."""
+    statuses: Counter[str]
+    """Verdicts written so far by status (the input errors)."""
+
+
+def start_run(source: Source, st: Store, judge: Judge, *, column_map: Mapping[str, str] | None, limit: int | None,
+              store_items: bool, input_desc: str | None, settings: Mapping[str, Any] | None = None) -> RunStart:
+    """Read the source, register the judge and a run row, store the items and input errors, and leave out what the
+    judge already finished (resume); `settings` are recorded with the run beside the judge's identity."""
     items, errors = collect(source, column_map)
     desc = input_desc or (str(source) if isinstance(source, (str, Path)) else type(source).__name__)
     st.register_judge(judge.judge_id, judge.identity())
-    run_id = st.start_run("label", judge.judge_id, desc, judge.identity())
+    run_id = st.start_run("label", judge.judge_id, desc, {**judge.identity(), **(settings or {})})
     summary = RunSummary(run_id=run_id, judge_id=judge.judge_id, n_input=len(items) + len(errors),
                          input_errors=[str(e) for e in errors])
     error_items = input_error_items(errors)
@@ -139,13 +183,34 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     summary.n_skipped = len(items) - len(todo)
     if limit is not None:
         todo = todo[:limit]
-    statuses: Counter[str] = Counter({"failed": len(errors)} if errors else {})
+    return RunStart(run_id, summary, todo, Counter({"failed": len(errors)} if errors else {}))
+
+
+def finish_run(st: Store, summary: RunSummary, statuses: Counter[str], categories: Counter[str], t0: float) -> None:
+    """Put the final counts into the summary and the run row."""
+    summary.status_counts = {k: n for k, n in statuses.items() if n}
+    summary.category_counts = {k: n for k, n in categories.items() if n}
+    summary.wall_s = time.perf_counter() - t0
+    st.finish_run(summary.run_id, n_input=summary.n_input, n_skipped=summary.n_skipped, n_ok=statuses["ok"],
+                  n_needs_review=statuses["needs_review"], n_failed=statuses["failed"],
+                  prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
+                  cost_usd=summary.cost_usd, wall_s=summary.wall_s)
+
+
+async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: float | None, limit: int | None,
+               progress: bool, column_map: Mapping[str, str] | None, batch_size: int, flush_s: float,
+               store_items: bool, input_desc: str | None, processes: int) -> RunSummary:
+    t0 = time.perf_counter()
+    begun = start_run(source, st, judge, column_map=column_map, limit=limit, store_items=store_items,
+                      input_desc=input_desc)
+    run_id, summary, todo, statuses = begun.run_id, begun.summary, begun.todo, begun.statuses
     categories: Counter[str] = Counter()
     sharded = processes > 1 and len(todo) > 1
+    summary.workers = processes if sharded else 1
     # worker processes block this loop while the parent collects their verdicts: write inline there
     writer = VerdictWriter(st, run_id, batch_size, flush_s, threaded=not sharded)
 
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task("label", total=len(todo), stat="")
 
         def record(v: Verdict) -> None:
@@ -156,7 +221,7 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
             summary.prompt_tokens += v.prompt_tokens or 0
             summary.completion_tokens += v.completion_tokens or 0
             summary.cost_usd += v.cost_usd or 0.0
-            bar.update(task, advance=1, stat=" ".join(f"{k}={n}" for k, n in sorted(statuses.items())))
+            bar.update(task, advance=1, stat=status_text(statuses))
 
         try:
             with frozen_heap():
@@ -168,16 +233,19 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
                                      on_verdict=record)
         finally:
             await writer.aclose()
-    summary.status_counts = dict(statuses)
-    summary.category_counts = dict(categories)
-    summary.wall_s = time.perf_counter() - t0
-    st.finish_run(run_id, n_input=summary.n_input, n_skipped=summary.n_skipped, n_ok=statuses["ok"],
-                  n_needs_review=statuses["needs_review"], n_failed=statuses["failed"],
-                  prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
-                  cost_usd=summary.cost_usd, wall_s=summary.wall_s)
+    finish_run(st, summary, statuses, categories, t0)
     return summary
 
 
 def label(source: Source, **kwargs: Any) -> RunSummary:
     """Synchronous wrapper of `alabel` (same arguments)."""
+    if kwargs.get("engine") == "ray":  # the Ray engine is synchronous: no event loop needed
+        from judge.run.ray_engine import label_on_ray
+
+        kwargs.pop("engine")
+        if kwargs.pop("processes", 1) != 1:
+            raise ValueError("processes is for the local engine; the Ray engine takes workers")
+        for unused in ("batch_size", "flush_s"):
+            kwargs.pop(unused, None)
+        return label_on_ray(source, **kwargs)
     return asyncio.run(alabel(source, **kwargs))
