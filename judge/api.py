@@ -30,9 +30,10 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
     """
     from judge.ingest.items import parse_column_map
     from judge.run.factory import make_judge
-    from judge.run.runner import label
+    from judge.run.runner import check_engine, label
     from judge.store import Store
 
+    check_engine(engine, processes=processes, ray_address=ray_address, workers=workers, shards=shards)
     column_map = parse_column_map(columns)
     if input is None and not only_wrong:
         raise ValueError("give an INPUT file, or --only-wrong to label the wrong items stored in the DB")

@@ -40,9 +40,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, I
 
 def fail(e: BaseException | str, code: int = EXIT_USAGE) -> NoReturn:
     """Print `error: <message>` on stderr and exit with `code`."""
+    from rich.markup import escape
+
     from judge.cli.console import err_console
 
-    err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)  # text, not markup
     raise typer.Exit(code)
 
 

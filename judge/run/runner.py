@@ -105,6 +105,25 @@ ENGINES = ("local", "ray")
 """Where a run judges: `local` (this process, or `processes` worker processes) or `ray` (Ray Data actors)."""
 
 
+def check_engine(engine: str, *, processes: int = 1, ray_address: str | None = None, workers: int | None = None,
+                 shards: str | Path | None = None) -> None:
+    """Raise ValueError (ConfigError when Ray is missing) unless the engine and its options go together."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if processes < 1:
+        raise ValueError("processes must be at least 1")
+    if engine == "ray":
+        if processes != 1:
+            raise ValueError("processes is for the local engine; the Ray engine takes workers")
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be at least 1")
+        from judge.run.ray_engine import import_ray
+
+        import_ray()
+    elif ray_address is not None or workers is not None or shards is not None:
+        raise ValueError("ray_address, workers and shards are for engine='ray'")
+
+
 async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, concurrency: int = 8,
                  rpm: float | None = None, limit: int | None = None, progress: bool = True,
                  column_map: Mapping[str, str] | None = None, batch_size: int = 1000, flush_s: float = 0.5,
@@ -123,20 +142,13 @@ async def alabel(source: Source, *, store: Store | str | Path, judge: Judge, con
     process), verdicts written as Parquet shards to `shards` and merged into the store at the end. That call
     blocks this event loop until the run ends.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    check_engine(engine, processes=processes, ray_address=ray_address, workers=workers, shards=shards)
     if engine == "ray":
-        if processes != 1:
-            raise ValueError("processes is for the local engine; the Ray engine takes workers")
         from judge.run.ray_engine import label_on_ray
 
         return label_on_ray(source, store=store, judge=judge, workers=workers, ray_address=ray_address,
                             shards=shards, concurrency=concurrency, rpm=rpm, limit=limit, progress=progress,
                             column_map=column_map, store_items=store_items, input_desc=input_desc)
-    if ray_address is not None or workers is not None or shards is not None:
-        raise ValueError("ray_address, workers and shards are for engine='ray'")
-    if processes < 1:
-        raise ValueError("processes must be at least 1")
     if processes > 1:
         check_picklable(judge)
     own_store = not isinstance(store, Store)
@@ -243,8 +255,7 @@ def label(source: Source, **kwargs: Any) -> RunSummary:
         from judge.run.ray_engine import label_on_ray
 
         kwargs.pop("engine")
-        if kwargs.pop("processes", 1) != 1:
-            raise ValueError("processes is for the local engine; the Ray engine takes workers")
+        check_engine("ray", processes=kwargs.pop("processes", 1), workers=kwargs.get("workers"))
         for unused in ("batch_size", "flush_s"):
             kwargs.pop(unused, None)
         return label_on_ray(source, **kwargs)
