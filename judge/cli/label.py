@@ -23,8 +23,9 @@ from judge.cli.options import (
 
 
 def label_cmd(
-    input: Annotated[Path | None, typer.Argument(help="Items: .jsonl, .csv or .parquet. Omit with --only-wrong to "
-                                                      "label wrong items already scored in the DB.")] = None,
+    input: Annotated[Path | None, typer.Argument(help="Items: a .jsonl, .csv or .parquet file, or a folder of "
+                                                      "them. Omit with --only-wrong to label wrong items already "
+                                                      "scored in the DB.")] = None,
     db: DbOpt = Path("medjudge.duckdb"),
     model: ModelOpt = "offline",
     api_base: ApiBaseOpt = None,

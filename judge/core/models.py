@@ -131,7 +131,8 @@ class RunSummary(BaseModel):
     wall_s: float = 0.0
     """Wall time in seconds."""
     worker_cpu_s: float = 0.0
-    """CPU seconds used by worker processes (runs with processes > 1; this process's own CPU is not included)."""
+    """CPU seconds used by worker processes (runs with processes > 1) or by Ray actors while judging their blocks;
+    this process's own CPU is not included."""
     input_errors: list[str] = Field(default_factory=list)
     """Line-numbered input errors (also stored as failed verdicts)."""
     engine: str = "local"

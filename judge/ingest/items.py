@@ -191,14 +191,27 @@ def _plain(v: Any) -> Any:
     return v.tolist() if hasattr(v, "tolist") else v
 
 
+INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".parquet", ".pq")
+"""File types `read_items` reads (in a folder, other files are skipped)."""
+
+
 def read_items(source: str | Path | pd.DataFrame, column_map: Mapping[str, str] | None = None) -> Iterator[ReadResult]:
-    """Yield Items (or InputErrors for bad rows) from a .jsonl/.json, .csv or .parquet file or a DataFrame."""
+    """Yield Items (or InputErrors for bad rows) from a .jsonl/.json, .csv or .parquet file, a folder of them (every
+    such file under it, in path order; other files are skipped) or a DataFrame."""
     if isinstance(source, pd.DataFrame):
         yield from iter_dataframe(source, column_map)
         return
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not files:
+            raise InputError(str(path), None, f"no {', '.join(INPUT_SUFFIXES)} files in this folder")
+        for f in files:
+            yield from read_items(f, column_map)
+        return
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         yield from _read_jsonl(path, column_map)

@@ -88,10 +88,14 @@ class JudgeActor:
         self.run_id, self.concurrency, self.rpm, self.chunk = run_id, concurrency, rpm, chunk
 
     def __call__(self, block: pa.Table) -> pa.Table:
-        """Judge every item of `block`; one verdict row each (failed, with the error, if the judge raised)."""
+        """Judge every item of `block`; one verdict row each (failed, with the error, if the judge raised), and
+        the CPU seconds this process spent on the block in column `block_cpu_s` (on the first row, 0 on the rest)."""
+        import pyarrow as pa
+
         from judge.core.sync import run_sync
         from judge.store.shards import verdict_rows
 
+        cpu0 = time.process_time()
         items = [Item.model_validate_json(s) for s in block.column("item").to_pylist()]
         verdicts: list[Verdict] = []
         try:
@@ -102,7 +106,9 @@ class JudgeActor:
             verdicts += [Verdict(item_id=it.item_id, judge_id=self.judge.judge_id, model=self.judge.model,
                                  status="failed", error=f"not judged: {type(e).__name__}: {e}", attempts=0)
                          for it in items if it.item_id not in done]
-        return verdict_rows(verdicts, self.run_id)
+        rows = verdict_rows(verdicts, self.run_id)
+        cpu = [time.process_time() - cpu0] + [0.0] * (rows.num_rows - 1) if rows.num_rows else []
+        return rows.append_column("block_cpu_s", pa.array(cpu, pa.float64()))
 
 
 @contextmanager
@@ -239,7 +245,8 @@ def _run(source: Source, st: Store, judge: Judge, payload: bytes, workers: int |
                         num_cpus=min(1.0, cpus / n_workers), max_restarts=max_restarts,
                         max_task_retries=max_restarts)
                 for out in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                    write_shard(folder, out)
+                    write_shard(folder, out)  # the verdict columns; block_cpu_s is for the summary
+                    summary.worker_cpu_s += sum(out.column("block_cpu_s").to_pylist())
                     fresh = [(i, s) for i, s in zip(out.column("item_id").to_pylist(),
                                                     out.column("status").to_pylist(), strict=True) if i not in seen]
                     seen.update(i for i, _ in fresh)
