@@ -251,3 +251,20 @@ def test_cli_label_with_the_ray_engine(ray_instance, stub_server, tmp_path):
     assert res.exit_code == 0, res.output
     assert "ray" in res.output and "items.jsonl:13" in res.output
     assert db_rows(db, "SELECT status, count(*) FROM verdicts GROUP BY 1 ORDER BY 1") == [("failed", 1), ("ok", 12)]
+
+
+def test_only_wrong_items_of_a_store_on_ray(ray_instance, tmp_path):
+    from judge.api import label_file
+    from judge.medbench.grading import ItemScore
+    from judge.store import Store
+
+    db = tmp_path / "scored.duckdb"
+    items = _items(20, "w")
+    with Store(db) as st:
+        st.upsert_items(items)
+        st.write_scores([ItemScore(item_id=it.item_id, correct=i % 2 == 0, score=float(i % 2 == 0), extracted=None,
+                                   score_method="open:recall") for i, it in enumerate(items)])
+    s = label_file(None, db=db, model="rules", only_wrong=True, engine="ray", workers=2, progress=False)
+    assert s.engine == "ray" and s.n_input == 10 and sum(s.status_counts.values()) == 10
+    assert db_rows(db, "SELECT count(*), count(DISTINCT item_id), bool_and(i.correct = FALSE) FROM verdicts "
+                       "JOIN items i USING (item_id)") == [(10, 10, True)]
