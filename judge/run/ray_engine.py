@@ -122,10 +122,14 @@ def ray_session(address: str | None, cpus: int | None) -> Iterator[Any]:
         return
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     env = {"env_vars": {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}}
-    if address:
-        ray.init(address=address, runtime_env=env, **quiet)
-    else:
-        ray.init(num_cpus=max(os.cpu_count() or 1, cpus or 1), include_dashboard=False, runtime_env=env, **quiet)
+    try:
+        if address:
+            ray.init(address=address, runtime_env=env, **quiet)
+        else:
+            ray.init(num_cpus=max(os.cpu_count() or 1, cpus or 1), include_dashboard=False, runtime_env=env, **quiet)
+    except Exception as e:  # noqa: BLE001 - any failure to start or reach Ray is the user's to fix
+        where = f"the Ray cluster at {address}" if address else "a Ray instance in this process"
+        raise ConfigError(f"could not start or reach {where}: {type(e).__name__}: {e}") from e
     try:
         yield ray
     finally:

@@ -48,6 +48,7 @@ def ray_instance() -> Iterator[Any]:
     tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, logging_level=logging.WARNING, log_to_driver=False,
              object_store_memory=256 * 1024 * 1024)
+    ray.temp_folder = tmp  # type: ignore[attr-defined]
     yield ray
     ray.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
@@ -268,3 +269,30 @@ def test_only_wrong_items_of_a_store_on_ray(ray_instance, tmp_path):
     assert s.engine == "ray" and s.n_input == 10 and sum(s.status_counts.values()) == 10
     assert db_rows(db, "SELECT count(*), count(DISTINCT item_id), bool_and(i.correct = FALSE) FROM verdicts "
                        "JOIN items i USING (item_id)") == [(10, 10, True)]
+
+
+def test_an_api_key_reaches_the_server_but_no_shard_db_or_ray_log(ray_instance, stub_server, tmp_path, monkeypatch):
+    key = "sk-RAY-PLANTED-SECRET-42"
+    server = stub_server(lambda body: verdict_json("omission", 0.9))
+    db, folder = tmp_path / "k.duckdb", tmp_path / "shards"
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, api_key=key, **fast_settings()))
+    seen_shards: list[bytes] = []
+    original = write_shard
+
+    def keep(folder_: Any, table: Any) -> Any:  # read each shard as the driver writes it (they are merged, then gone)
+        path = original(folder_, table)
+        seen_shards.append(path.read_bytes())
+        return path
+
+    import judge.store.shards as shards_module
+
+    monkeypatch.setattr(shards_module, "write_shard", keep)
+    s = label(_items(12, "s"), store=db, judge=judge, engine="ray", workers=2, shards=folder, progress=False)
+    assert s.status_counts == {"ok": 12} and seen_shards
+    assert {h.get("authorization") for h in server.headers} == {f"Bearer {key}"}
+    assert all(key.encode() not in b for b in seen_shards)
+    wal = Path(f"{db}.wal")
+    assert key.encode() not in db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    leaked = [p for p in Path(ray_instance.temp_folder).rglob("*") if p.is_file() and not p.is_symlink()
+              and p.stat().st_size < 50_000_000 and key.encode() in p.read_bytes()]
+    assert leaked == [], f"the key is in Ray's files: {leaked}"
