@@ -112,7 +112,7 @@ class JudgeActor:
 
 
 @contextmanager
-def ray_session(address: str | None, cpus: int | None) -> Iterator[Any]:
+def ray_connection(address: str | None, cpus: int | None) -> Iterator[Any]:
     """Ray, connected: the running instance of this process if there is one, else the cluster at `address` (or
     RAY_ADDRESS), else a new instance on this machine with `cpus` CPUs, shut down on exit."""
     ray = import_ray()
@@ -229,7 +229,7 @@ def _run(source: Source, st: Store, judge: Judge, payload: bytes, workers: int |
     seen: set[str] = set()
     if todo:
         batcher = batch_judge_of(judge) is not None
-        with ray_session(ray_address, workers) as ray, progress_bar(progress) as bar:
+        with ray_connection(ray_address, workers) as ray, progress_bar(progress) as bar:
             _quiet_ray_data(ray)
             cpus = float(ray.cluster_resources().get("CPU", 1.0))
             n_workers = max(1, min(workers or int(cpus) or 1, len(todo)))
