@@ -39,7 +39,7 @@ from judge.run.sharding import check_picklable
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from judge.run.runner import Source
+    from judge.run.runner import RunStart, Source
     from judge.store import Store
 
 BATCH_TARGET = 512
@@ -213,59 +213,73 @@ def _run(source: Source, st: Store, judge: Judge, payload: bytes, workers: int |
          shards: str | Path | None, concurrency: int, rpm: float | None, limit: int | None, progress: bool,
          column_map: Mapping[str, str] | None, store_items: bool, input_desc: str | None, batch_size: int | None,
          max_restarts: int) -> RunSummary:
-    from judge.core.protocol import batch_judge_of
-    from judge.run.runner import BATCH_CHUNK, finish_run, progress_bar, start_run, status_text
-    from judge.store.shards import clear_partial, write_shard
+    from judge.run.runner import finish_run, progress_bar, start_run
+    from judge.store.shards import clear_partial
 
     t0 = time.perf_counter()
     folder = Path(shards) if shards is not None else default_shard_folder(st.path)
-    clear_partial(folder)
-    st.merge_verdict_shards(folder)  # what an interrupted run left counts as done before anything is dispatched
-    begun = start_run(source, st, judge, column_map=column_map, limit=limit, store_items=store_items,
-                      input_desc=input_desc, settings={"engine": "ray"})
-    summary, todo, statuses = begun.summary, begun.todo, begun.statuses
-    summary.engine = "ray"
-    tally = _Tally(begun.run_id, judge.judge_id)
-    seen: set[str] = set()
-    if todo:
-        batcher = batch_judge_of(judge) is not None
-        with ray_connection(ray_address, workers) as ray, progress_bar(progress) as bar:
-            _quiet_ray_data(ray)
-            cpus = float(ray.cluster_resources().get("CPU", 1.0))
-            n_workers = max(1, min(workers or int(cpus) or 1, len(todo)))
-            summary.workers = n_workers
-            size = batch_size or block_size(len(todo), n_workers, batcher)
-            task = bar.add_task("label", total=len(todo), stat="")
-            live: Counter[str] = Counter(statuses)
-            try:
-                with warnings.catch_warnings():
-                    # Ray 2.60 marks actor options passed this way (max_restarts) deprecated, with no other way yet
-                    warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
-                    ds = ray.data.from_arrow(item_blocks(todo, size)).map_batches(
-                        JudgeActor, batch_size=None, batch_format="pyarrow", zero_copy_batch=True,
-                        compute=ray.data.ActorPoolStrategy(size=n_workers),
-                        fn_constructor_args=(payload, begun.run_id, concurrency, rpm / n_workers if rpm else None,
-                                             BATCH_CHUNK),
-                        num_cpus=min(1.0, cpus / n_workers), max_restarts=max_restarts,
-                        max_task_retries=max_restarts)
-                for out in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                    write_shard(folder, out)  # the verdict columns; block_cpu_s is for the summary
-                    summary.worker_cpu_s += sum(out.column("block_cpu_s").to_pylist())
-                    fresh = [(i, s) for i, s in zip(out.column("item_id").to_pylist(),
-                                                    out.column("status").to_pylist(), strict=True) if i not in seen]
-                    seen.update(i for i, _ in fresh)
-                    live.update(s for _, s in fresh)
-                    bar.update(task, advance=len(fresh), stat=status_text(live))
-            except Exception as e:  # noqa: BLE001 - the run goes on to store what was judged and say what was not
-                summary.engine_error = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-            finally:
-                st.merge_verdict_shards(folder, on_rows=tally.add)
+    # Ray first: a cluster that cannot be reached is reported before anything is written
+    with ray_connection(ray_address, workers) as ray:
+        _quiet_ray_data(ray)
+        clear_partial(folder)
+        st.merge_verdict_shards(folder)  # what an interrupted run left counts as done before anything is dispatched
+        begun = start_run(source, st, judge, column_map=column_map, limit=limit, store_items=store_items,
+                          input_desc=input_desc, settings={"engine": "ray"})
+        summary, todo = begun.summary, begun.todo
+        summary.engine = "ray"
+        tally = _Tally(begun.run_id, judge.judge_id)
+        if todo:
+            with progress_bar(progress) as bar:
+                _dispatch(ray, bar, st, folder, payload, judge, begun, workers, concurrency, rpm, batch_size,
+                          max_restarts, tally)
     _record_unjudged(st, judge, begun.run_id, todo, tally, summary)
-    statuses.update(tally.statuses)
+    begun.statuses.update(tally.statuses)
     summary.prompt_tokens, summary.completion_tokens = tally.prompt_tokens, tally.completion_tokens
     summary.cost_usd = tally.cost_usd
-    finish_run(st, summary, statuses, tally.categories, t0)
+    finish_run(st, summary, begun.statuses, tally.categories, t0)
     return summary
+
+
+def _dispatch(ray: Any, bar: Any, st: Store, folder: Path, payload: bytes, judge: Judge, begun: RunStart,
+              workers: int | None, concurrency: int, rpm: float | None, batch_size: int | None, max_restarts: int,
+              tally: _Tally) -> None:
+    """Send the items to the actors, write each block's verdicts as a shard, then merge the shards into the store
+    (also when Ray stops early: its error goes into the summary)."""
+    from judge.core.protocol import batch_judge_of
+    from judge.run.runner import BATCH_CHUNK, status_text
+    from judge.store.shards import write_shard
+
+    summary, todo = begun.summary, begun.todo
+    cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    n_workers = max(1, min(workers or int(cpus) or 1, len(todo)))
+    summary.workers = n_workers
+    size = batch_size or block_size(len(todo), n_workers, batch_judge_of(judge) is not None)
+    task = bar.add_task("label", total=len(todo), stat="")
+    live: Counter[str] = Counter(begun.statuses)
+    seen: set[str] = set()
+    try:
+        with warnings.catch_warnings():
+            # Ray 2.60 marks actor options passed this way (max_restarts) deprecated, with no other way yet
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            ds = ray.data.from_arrow(item_blocks(todo, size)).map_batches(
+                JudgeActor, batch_size=None, batch_format="pyarrow", zero_copy_batch=True,
+                compute=ray.data.ActorPoolStrategy(size=n_workers),
+                fn_constructor_args=(payload, begun.run_id, concurrency, rpm / n_workers if rpm else None,
+                                     BATCH_CHUNK),
+                num_cpus=min(1.0, cpus / n_workers), max_restarts=max_restarts, max_task_retries=max_restarts)
+        for out in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            write_shard(folder, out)  # the verdict columns; block_cpu_s is for the summary
+            summary.worker_cpu_s += sum(out.column("block_cpu_s").to_pylist())
+            fresh = [(i, s) for i, s in zip(out.column("item_id").to_pylist(), out.column("status").to_pylist(),
+                                            strict=True) if i not in seen]
+            seen.update(i for i, _ in fresh)
+            live.update(s for _, s in fresh)
+            bar.update(task, advance=len(fresh), stat=status_text(live))
+    except Exception as e:  # noqa: BLE001 - the run goes on to store what was judged and say what was not
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        summary.engine_error = f"{type(e).__name__}: {first}"
+    finally:
+        st.merge_verdict_shards(folder, on_rows=tally.add)
 
 
 def _record_unjudged(st: Store, judge: Judge, run_id: str, todo: list[Item], tally: _Tally,
