@@ -20,16 +20,20 @@ if TYPE_CHECKING:  # pragma: no cover
 def label_file(input: str | Path | None, *, db: str | Path, model: str = "offline", api_base: str | None = None,
                api_key: str | None = None, prompt: str | None = None, concurrency: int = 8, rpm: float | None = None,
                limit: int | None = None, only_wrong: bool = False, columns: list[str] | None = None,
-               progress: bool = True, processes: int = 1, **settings: Any) -> RunSummary:
+               progress: bool = True, processes: int = 1, engine: str = "local", ray_address: str | None = None,
+               workers: int | None = None, shards: str | Path | None = None, **settings: Any) -> RunSummary:
     """Label a file (or, with only_wrong, the wrong items already scored in the DB) into the store at `db`.
 
-    `processes` > 1 judges in that many worker processes; `settings` go to the judge (e.g. transport="direct").
+    `processes` > 1 judges in that many worker processes; `engine="ray"` judges on Ray Data instead (`workers`
+    actors on the cluster at `ray_address`, or a Ray started here; Parquet shards in `shards`, default
+    `<db>.shards/`, merged into the store at the end). `settings` go to the judge (e.g. transport="direct").
     """
     from judge.ingest.items import input_files, parse_column_map
     from judge.run.factory import make_judge
-    from judge.run.runner import label
+    from judge.run.runner import check_engine, label
     from judge.store import Store
 
+    check_engine(engine, processes=processes, ray_address=ray_address, workers=workers, shards=shards)
     column_map = parse_column_map(columns)
     if input is None and not only_wrong:
         raise ValueError("give an INPUT file, or --only-wrong to label the wrong items stored in the DB")
@@ -52,12 +56,28 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
             source, desc = Path(input), str(input)
         return label(source, store=store, judge=judge, concurrency=concurrency, rpm=rpm, limit=limit,
                      progress=progress, column_map=column_map, input_desc=desc, store_items=input is not None,
-                     processes=processes)
+                     processes=processes, **_engine_args(engine, ray_address, workers, shards))
 
 
-def run_sql(db: str | Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run a read-only query against the store; writes raise ReadOnlyError."""
+def _engine_args(engine: str, ray_address: str | None, workers: int | None, shards: str | Path | None
+                 ) -> dict[str, Any]:
+    """The runner's engine arguments: only those given, so the local engine can refuse Ray-only ones."""
+    given = {"ray_address": ray_address, "workers": workers, "shards": shards}
+    return {"engine": engine, **{k: v for k, v in given.items() if v is not None}}
+
+
+def run_sql(db: str | Path, query: str, shards: str | Path | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run a read-only query against the store; writes raise ReadOnlyError.
+
+    With `shards`, the query runs over that folder of Parquet verdict shards instead (a Ray run in progress): view
+    `verdicts` (the newest row per item and judge) and `verdict_shards` (every row with its file).
+    """
     from judge.store import Store
+
+    if shards is not None:
+        from judge.store.shards import query_shards
+
+        return query_shards(shards, query)
 
     with Store.readonly(db) as store:
         return store.query(query)

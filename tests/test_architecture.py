@@ -127,7 +127,7 @@ def test_every_package_lists_its_public_names():
 
 def test_the_cli_imports_no_heavy_library_at_start():
     code = ("import sys; import judge.cli.app; heavy = ('litellm', 'instructor', 'dspy', 'llama_cpp', 'sklearn', "
-            "'pandas', 'openai', 'duckdb', 'pyarrow', 'matplotlib', 'aiohttp'); "
+            "'pandas', 'openai', 'duckdb', 'pyarrow', 'matplotlib', 'aiohttp', 'ray'); "
             "print(','.join(sorted(m for m in heavy if m in sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -141,7 +141,7 @@ def test_sql_command_imports_only_what_it_needs(tmp_path):
     Store(db).close()
     code = ("import sys; from judge.cli.app import app\n"
             "try:\n    app(['sql', '--db', sys.argv[1], 'SELECT 1'])\nexcept SystemExit:\n    pass\n"
-            "heavy = ('litellm', 'instructor', 'dspy', 'sklearn', 'pandas', 'openai', 'matplotlib', 'aiohttp')\n"
+            "heavy = ('litellm', 'instructor', 'dspy', 'sklearn', 'pandas', 'openai', 'matplotlib', 'aiohttp', 'ray')\n"
             "print('HEAVY=' + ','.join(sorted(m for m in heavy if m in sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -5,7 +5,8 @@ Each block runs in a scratch folder holding the files the docs name (`wrong.json
 `openai/...` models at the test server and a placeholder key in `OPENAI_API_KEY`. What is changed before running,
 and why, is listed in `SUBSTITUTIONS` and `skip_reason`: hosts of example servers become the test server, the
 shipped model folder becomes a scratch folder, optional `[...]` parts are left out; install commands (what
-`.ci/run` itself executes), `export` lines, a foreground server and the user's own GGUF paths are not run.
+`.ci/run` itself executes), `export` lines, a foreground server, the user's own GGUF paths and the commands of a
+multi-node cluster set-up are not run.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def skip_reason(line: str) -> str | None:
         return "a path to the user's own GGUF file"
     if re.match(r"medjudge serve(\s+#|\s*$)", stripped) or ("medjudge serve --gguf" in stripped):
         return "a foreground server that runs until Ctrl-C"
+    if stripped.startswith(("ray start", "vllm serve", "export PATH")) or "HEAD_IP" in stripped \
+            or "--ray-address auto" in stripped:
+        return "a multi-node cluster: several machines, GPU servers"
     if "--model local" in stripped and "local:http" not in stripped and not HAS_LLAMA:
         return "needs the local extra (llama.cpp)"
     return None

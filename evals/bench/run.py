@@ -1,7 +1,7 @@
 """Run the medjudge benchmarks and print (and optionally write) their tables.
 
 Usage:
-    python -m evals.bench [--quick] [--parts throughput,batching,offline,duckdb,startup] [--out evals/bench/RESULTS.md]
+    python -m evals.bench [--quick] [--parts throughput,batching,offline,duckdb,startup,ray] [--out evals/bench/RESULTS.md]
     python evals/bench/run.py ...                       (same, as a script from a checkout)
     python -m evals.bench --parts batching --model openai/gpt-4o-mini --api-base URL   (κ on the gold test split)
 
@@ -25,7 +25,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from evals.bench.results import Report  # noqa: E402
 from evals.bench.workload import machine, make_items  # noqa: E402
 
-PARTS = ("throughput", "batching", "offline", "duckdb", "startup")
+PARTS = ("throughput", "batching", "offline", "duckdb", "startup", "ray")
 
 
 def _ratio(a: float, b: float) -> str:
@@ -177,6 +177,53 @@ def part_startup(rep: Report, workdir: Path, runs: int) -> None:
              "and llama.cpp libraries load only in the commands that use them (tests/test_architecture.py checks it).")
 
 
+def part_ray(rep: Report, sizes: list[int], offline_sizes: list[int], latency_s: float, concurrency: int,
+             workers: int, workdir: Path, quick: bool = False) -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        rep.note("Ray engine not measured: pip install -e '.[ray]'")
+        return
+    from evals.bench.offline_speed import real_items
+    from evals.bench.ray_scale import bench_llm, bench_offline, fit, start_ray, stop_ray
+    from evals.bench.stub import StubProcess
+
+    ray, start_s, tmp = start_ray(os.cpu_count() or 1)
+    try:
+        with StubProcess(latency_s) as server:
+            llm = bench_llm(server.base_url, sizes, concurrency, workers, workdir, each_at_full=not quick)
+        items = real_items(max(offline_sizes))
+        source = "MedBench public sample"
+        if len(items) < max(offline_sizes):
+            items, source = make_items(max(offline_sizes)), "synthetic workload"
+        offline = bench_offline(items, offline_sizes, workers, workdir)
+    finally:
+        stop_ray(ray, tmp)
+    ideal = concurrency / latency_s
+    for title, runs in ((f"LLM judge, stub server at {latency_s * 1000:.0f} ms latency (ideal at {concurrency} in "
+                         f"flight: {ideal:.0f}/s)", llm), (f"offline judge (rules + baseline), {source}", offline)):
+        rep.table(f"Ray engine vs local engine: {title}",
+                  ["engine", "items", "verdicts/s", "wall s", "CPU ms/verdict (driver + actors)", "correct"],
+                  [[r.engine, r.n, f"{r.per_s:.0f}", f"{r.wall_s:.2f}", f"{r.cpu_ms:.2f}",
+                    f"{r.correct}/{r.n}"] for r in runs])
+        by_engine: dict[str, list] = {}
+        for r in runs:
+            by_engine.setdefault(r.engine, []).append(r)
+        fits = [fit(rs) for rs in by_engine.values() if len(rs) >= 2]
+        base = fits[0]
+        biggest = {r.engine: r for r in runs if r.n == max(x.n for x in runs)}
+        rep.table(f"Ray's cost, {title.split(',')[0]} (wall = fixed + per verdict x n, through the two sizes)",
+                  ["engine", "fixed s", "ms per verdict", "verdicts/s vs local (largest run)",
+                   "overhead per verdict vs local", "fixed overhead vs local"],
+                  [[f.engine, f"{f.fixed_s:.2f}", f"{f.per_verdict_ms:.3f}",
+                    _ratio(biggest[f.engine].per_s, biggest[base.engine].per_s),
+                    f"{f.per_verdict_ms - base.per_verdict_ms:+.3f} ms", f"{f.fixed_s - base.fixed_s:+.2f} s"]
+                   for f in fits])
+    rep.note(f"Ray started in this process with {os.cpu_count()} CPUs in {start_s:.1f} s (paid once per run of "
+             "`medjudge label --engine ray` without --ray-address; not in the timings above). Each Ray run starts "
+             "its actors, which import the judge's modules and rebuild the judge: that is most of the fixed part.")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -195,6 +242,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                    "'local:/path/model.gguf' for a llama.cpp model with schema-constrained decoding")
     p.add_argument("--api-base", help="its OpenAI-compatible base URL")
     p.add_argument("--api-key", default=os.environ.get("MEDJUDGE_API_KEY"), help="its API key (never written)")
+    p.add_argument("--ray-items", help="items for the Ray part's LLM runs, two sizes (default 1000,4000; quick 24,72)")
+    p.add_argument("--ray-workers", type=int, default=2, help="Ray actors in the Ray part (default 2)")
     p.add_argument("--out", type=Path, help="write the results as Markdown here (default: only print)")
     return p.parse_args(argv)
 
@@ -228,6 +277,11 @@ def main(argv: list[str] | None = None) -> Report:
                 part_duckdb(rep, n_rows, workdir)
             elif part == "startup":
                 part_startup(rep, workdir, 3 if quick else 9)
+            elif part == "ray":
+                ray_sizes = [int(x) for x in args.ray_items.split(",")] if args.ray_items else (
+                    [24, 72] if quick else [1000, 4000])
+                part_ray(rep, ray_sizes, [100, 300] if quick else [1500, 6000], args.latency,
+                         min(args.concurrency, 8) if quick else args.concurrency, args.ray_workers, workdir, quick)
             rep.timing(part, time.perf_counter() - t0)
     if args.out:
         args.out.write_text(rep.markdown(), encoding="utf-8")

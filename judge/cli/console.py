@@ -102,6 +102,8 @@ def summary_table(s: RunSummary) -> Table:
     """A run summary as a two-column table."""
     t = Table("run", s.run_id, show_header=True)
     t.add_row("judge_id", s.judge_id)
+    if s.engine != "local" or s.workers > 1:
+        t.add_row("engine (workers)", f"{s.engine} ({s.workers})")
     t.add_row("input items", str(s.n_input))
     t.add_row("already done (resumed)", str(s.n_skipped))
     for k in ("ok", "needs_review", "failed"):

@@ -23,8 +23,9 @@ from judge.cli.options import (
 
 
 def label_cmd(
-    input: Annotated[Path | None, typer.Argument(help="Items: .jsonl, .csv or .parquet. Omit with --only-wrong to "
-                                                      "label wrong items already scored in the DB.")] = None,
+    input: Annotated[Path | None, typer.Argument(help="Items: a .jsonl, .csv or .parquet file, or a folder of "
+                                                      "them. Omit with --only-wrong to label wrong items already "
+                                                      "scored in the DB.")] = None,
     db: DbOpt = Path("medjudge.duckdb"),
     model: ModelOpt = "offline",
     api_base: ApiBaseOpt = None,
@@ -34,7 +35,19 @@ def label_cmd(
     concurrency: Annotated[int, typer.Option(help="Concurrent judge calls.", min=1)] = 8,
     processes: Annotated[int, typer.Option(help="Worker processes judging in parallel (for a CPU-bound client, "
                                                 "e.g. a fast self-hosted endpoint); concurrency and rpm are "
-                                                "split between them.", min=1)] = 1,
+                                                "split between them. Local engine only.", min=1)] = 1,
+    engine: Annotated[str, typer.Option(help="Where to judge: 'local' (this process, or --processes workers) or "
+                                             "'ray' (Ray Data actors on this machine or a cluster; needs "
+                                             "medjudge[ray]).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="With --engine ray: a running Ray cluster, e.g. 'auto' or ray://head:10001 "
+                              "(default: RAY_ADDRESS, else Ray starts on this machine).")] = None,
+    workers: Annotated[int | None, typer.Option(help="With --engine ray: judge actors (default: one per CPU of "
+                                                     "the cluster), each with --concurrency calls in flight; rpm "
+                                                     "is split between them.", min=1)] = None,
+    shards: Annotated[Path | None, typer.Option(help="With --engine ray: folder for the Parquet verdict shards "
+                                                     "(default: <db>.shards/); 'medjudge sql --shards' reads it "
+                                                     "during the run, the run merges it into --db at its end.")] = None,
     rpm: Annotated[float | None, typer.Option(help="Requests-per-minute limit.")] = None,
     limit: Annotated[int | None, typer.Option(help="Judge at most N new items.")] = None,
     only_wrong: Annotated[bool, typer.Option("--only-wrong", help="Only items scored wrong by 'medjudge score'.")] = False,
@@ -64,10 +77,14 @@ def label_cmd(
         s = label_file(input, db=db, model=model, api_base=api_base, api_key=api_key, prompt=prompt,
                        concurrency=concurrency, rpm=rpm, limit=limit, only_wrong=only_wrong, columns=column,
                        max_retries=max_retries, timeout_s=timeout, progress=progress, transport=transport,
-                       processes=processes, max_field_chars=max_field_chars, transport_retries=retries)
+                       processes=processes, max_field_chars=max_field_chars, transport_retries=retries,
+                       engine=engine, ray_address=ray_address, workers=workers, shards=shards)
     except user_errors() as e:
         fail(e)
     print_run_summary(s)
+    if s.engine_error:
+        fail(f"the {s.engine} engine stopped before judging every item ({s.engine_error}); those items are stored "
+             "as failed and the same command retries them", EXIT_FAILED_ITEMS)
     if s.status_counts.get("failed"):
         raise typer.Exit(EXIT_FAILED_ITEMS)
 
@@ -75,16 +92,21 @@ def label_cmd(
 def sql_cmd(
     query: Annotated[str, typer.Argument(help="A SELECT statement, e.g. \"SELECT * FROM error_distribution\".")],
     db: ReadDbOpt = Path("medjudge.duckdb"),
+    shards: Annotated[Path | None, typer.Option(help="Query this folder of Parquet verdict shards (a run with "
+                                                     "--engine ray in progress) instead of --db: view verdicts "
+                                                     "(newest row per item and judge) and verdict_shards (every "
+                                                     "row, with its file).")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
-    """Run read-only SQL over the verdict store (tables items, runs, verdicts, calibration_runs; views)."""
+    """Run read-only SQL over the verdict store (tables items, runs, verdicts, calibration_runs; views), or over
+    the verdict shards of a Ray run with --shards."""
     from judge.api import run_sql
     from judge.cli.console import print_rows
 
     if format not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
     try:
-        cols, rows = run_sql(db, query)
+        cols, rows = run_sql(db, query, shards=shards)
     except Exception as e:  # noqa: BLE001 - SQL errors are user errors here
         fail(e)
     print_rows(cols, rows, format)

@@ -56,13 +56,16 @@ def exit_code(e: BaseException | str) -> int:
 
 def fail(e: BaseException | str, code: int | None = None) -> NoReturn:
     """Print `error: <message>` (or `interrupted: ...`) on stderr and exit with `code` (default: `exit_code(e)`)."""
+    from rich.markup import escape
+
     from judge.cli.console import err_console
     from judge.core.exceptions import RunInterrupted
 
+    text = escape(str(e))  # a message is text, not markup ("medjudge[ray]" must print as written)
     if isinstance(e, RunInterrupted):
-        err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
     else:
-        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {text}", highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code(e) if code is None else code)
 
 

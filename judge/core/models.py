@@ -131,7 +131,8 @@ class RunSummary(BaseModel):
     wall_s: float = 0.0
     """Wall time in seconds."""
     worker_cpu_s: float = 0.0
-    """CPU seconds used by worker processes (runs with processes > 1; this process's own CPU is not included)."""
+    """CPU seconds used by worker processes (runs with processes > 1) or by Ray actors while judging their blocks;
+    this process's own CPU is not included."""
     input_errors: list[str] = Field(default_factory=list)
     """Line-numbered input errors (stored in the ingest_problems table, never as verdicts)."""
     db: str | None = None
@@ -142,3 +143,9 @@ class RunSummary(BaseModel):
     """needs_review and failed verdicts of this run by error (item-specific details removed), most common first."""
     flag_counts: dict[str, int] = Field(default_factory=dict)
     """Verdicts of this run by flag, e.g. prompt_injection_suspected, input_truncated."""
+    engine: str = "local"
+    """Where items were judged: local (this process or its worker processes) or ray (a Ray cluster)."""
+    workers: int = 1
+    """Worker processes or Ray actors that judged (1: this process alone)."""
+    engine_error: str | None = None
+    """Why the engine stopped before judging every item, if it did (those items are stored as failed verdicts)."""

@@ -193,18 +193,20 @@ def _plain(v: Any) -> Any:
     return v.tolist() if hasattr(v, "tolist") else v
 
 
-SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".parquet", ".pq")
-"""File types `read_items` reads."""
+INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".parquet", ".pq")
+"""File types `read_items` reads (in a folder, other files are skipped)."""
 
 
 def input_files(path: Path) -> list[Path]:
-    """The input files at `path`: the file itself, or a folder's files of a readable type, sorted by name."""
+    """The input files at `path`: the file itself, or every file of a readable type under a folder (subfolders
+    included, hidden ones not), in path order."""
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
         if not files:
-            raise InputError(str(path), None, f"the folder holds no {', '.join(SUFFIXES)} files")
+            raise InputError(str(path), None, f"the folder holds no {', '.join(INPUT_SUFFIXES)} files")
         return files
     return [path]
 
@@ -222,8 +224,8 @@ def _read_file(path: Path, column_map: Mapping[str, str] | None) -> Iterator[Rea
 
 
 def read_items(source: str | Path | pd.DataFrame, column_map: Mapping[str, str] | None = None) -> Iterator[ReadResult]:
-    """Yield Items (or InputErrors for bad rows) from a .jsonl/.json, .csv or .parquet file, a folder of them, or
-    a DataFrame."""
+    """Yield Items (or InputErrors for bad rows) from a .jsonl/.json, .csv or .parquet file, a folder of them (every
+    such file under it, in path order; other files are skipped) or a DataFrame."""
     if isinstance(source, pd.DataFrame):
         yield from iter_dataframe(source, column_map)
         return

@@ -16,19 +16,20 @@ import duckdb
 
 from judge.core.exceptions import ReadOnlyError, StoreBusyError
 from judge.store.calibration import CalibrationMixin
+from judge.store.guard import refuse_writes
 from judge.store.items import ItemsMixin
 from judge.store.migrations import MIGRATIONS
 from judge.store.problems import ProblemsMixin
 from judge.store.queries import QueriesMixin
 from judge.store.runs import RunsMixin, now
 from judge.store.scores import ScoresMixin
+from judge.store.shards import ShardsMixin
 from judge.store.silver import SilverMixin
 from judge.store.verdicts import VerdictsMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-_READ_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
 _LOCK_HOLDER = re.compile(r"held in .*?\(PID \d+\)|PID \d+")
 
 
@@ -53,7 +54,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, SilverMixin, CalibrationMixin,
-            QueriesMixin):
+            QueriesMixin, ShardsMixin):
     """A medjudge DuckDB file. Open with `Store(path)` (read-write, migrated) or `Store.readonly(path)`."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
@@ -98,10 +99,7 @@ class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, Si
     def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run SQL and return (column names, rows). On a read-only store only reads are allowed."""
         if self.read_only:
-            for stmt in self.con.extract_statements(sql):
-                kind = stmt.type.name
-                if kind not in _READ_TYPES:
-                    raise ReadOnlyError(f"refused: {kind} statement on a read-only database (only SELECT is allowed)")
+            refuse_writes(self.con, sql)
         try:
             cur = self.con.execute(sql, params or [])
         except duckdb.Error as e:

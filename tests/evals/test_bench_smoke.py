@@ -31,6 +31,12 @@ def test_quick_bench_produces_every_table(tmp_path):
     assert batch and float(batch.group(3)) < 1.0, "a batch of 4 sends fewer prompt tokens per verdict"
     assert re.search(r"κ\(A, B\): SQL (0\.\d+), sklearn \1", text), "SQL and sklearn agree on κ"
     assert "needs a real model" in text
+    if "Ray engine not measured" not in text:  # the ray extra is installed
+        rows = re.findall(r"^\| (local, [^|]+|ray, [^|]+) \| (\d+) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (\d+)/(\d+) \|",
+                          text, re.M)
+        assert {r[0].split(",")[0] for r in rows} == {"local", "ray"} and len(rows) == 8
+        assert all(r[2] == r[3] == r[1] for r in rows), "every engine labelled every item with the scripted answer"
+        assert text.count("overhead per verdict vs local") == 2
 
 
 def test_batched_and_single_kappa_on_gold_through_a_real_server(stub_server, tmp_path):
