@@ -18,6 +18,7 @@ from judge.store.calibration import CalibrationMixin
 from judge.store.items import ItemsMixin
 from judge.store.migrations import MIGRATIONS
 from judge.store.queries import QueriesMixin
+from judge.store.review import ReviewMixin
 from judge.store.runs import RunsMixin, now
 from judge.store.scores import ScoresMixin
 from judge.store.verdicts import VerdictsMixin
@@ -48,7 +49,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, CalibrationMixin, QueriesMixin):
+class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, CalibrationMixin, QueriesMixin, ReviewMixin):
     """A medjudge DuckDB file. Open with `Store(path)` (read-write, migrated) or `Store.readonly(path)`."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
