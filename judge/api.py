@@ -78,14 +78,19 @@ def demo(db: str | Path = "medjudge-demo.duckdb", model: str = "offline", progre
 def calibrate_model(gold: str | Path, *, model: str, db: str | Path, split: str | None = "test",
                     splits: str | Path | None = None, api_base: str | None = None, api_key: str | None = None,
                     prompt: str | None = None, transport: str = "auto", probe_orders: int = 0,
-                    concurrency: int = 8, progress: bool = True) -> CalibrationResult:
-    """Build the judge for `model` and run a calibration against the gold consensus (split None = all items)."""
+                    concurrency: int = 8, progress: bool = True, probe_rename: bool = False,
+                    compare_to: str | None = None) -> CalibrationResult:
+    """Build the judge for `model` and run a calibration against the gold consensus (split None = all items).
+
+    `probe_rename` adds the label-renaming probe; `compare_to` a judge id whose stored verdicts on the same items
+    this judge's κ is compared with (paired bootstrap CI of the difference).
+    """
     from judge.evaluate.calibrate import calibrate
     from judge.run.factory import make_judge
 
     judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, transport=transport)
     return calibrate(gold, judge=judge, db=db, split=split, splits_path=splits, probe_orders=probe_orders,
-                     concurrency=concurrency, progress=progress)
+                     concurrency=concurrency, progress=progress, probe_rename=probe_rename, compare_to=compare_to)
 
 
 def gold_summary(gold: str | Path, splits: str | Path | None = None) -> GoldSummary:

@@ -43,6 +43,8 @@ class JudgeSettings(BaseModel):
     """Longest backoff (also caps Retry-After)."""
     category_order: list[str] | None = None
     """Present the categories in this order (robustness probes)."""
+    category_labels: Literal["codes", "letters"] = "codes"
+    """Show the categories by their codes, or as the letters A–H in `category_order` (the label-renaming probe)."""
     transport: Literal["auto", "litellm", "direct"] = "auto"
     """How calls reach the model: litellm (any provider), direct (pooled HTTP to an OpenAI-compatible api_base), or
     auto: direct for an OpenAI-compatible model string (openai/..., hosted_vllm/...) with an api_base, else litellm."""
@@ -73,6 +75,8 @@ class JudgeSettings(BaseModel):
         }
         if self.schema_in_response_format:
             identity["schema_in_response_format"] = True
+        if self.category_labels != "codes":
+            identity["category_labels"] = self.category_labels
         return identity
 
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import jinja2.meta
@@ -18,6 +19,7 @@ from judge.core.models import Item
 from judge.core.resources import prompt_path
 from judge.core.settings import DEFAULT_PROMPT
 from judge.core.taxonomy import Category, Taxonomy
+from judge.llm.letters import lettered
 
 _SECTION = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
 _FENCE_TOKEN = re.compile(r"<<<|>>>")
@@ -67,16 +69,23 @@ class PromptTemplate:
             raise ConfigError(f"prompt {self.name} needs '=== system ===' and '=== user ===' sections")
         return found["system"], found["user"]
 
-    def render(self, item: Item, taxonomy: Taxonomy, category_order: list[str] | None = None) -> list[dict[str, str]]:
-        """Render the chat messages for one item; `category_order` reorders the category list."""
+    def render(self, item: Item, taxonomy: Taxonomy, category_order: list[str] | None = None,
+               letters: bool = False) -> list[dict[str, str]]:
+        """Render the chat messages for one item; `category_order` reorders the category list, and `letters` shows
+        the categories as A–H in that order (the label-renaming probe: the template's `c.code` is then a letter)."""
         system_src, user_src = self.sections()
         cats: list[Category] = (
             [taxonomy.get(c) for c in category_order] if category_order else list(taxonomy.categories)
         )
+        order = [c.code for c in cats]
+        shown: list[Any] = cats
+        decision_order: list[str] = list(taxonomy.decision_order)
+        if letters:
+            shown, decision_order = lettered(taxonomy, order)
         ctx = {
             "taxonomy": taxonomy,
-            "categories": cats,
-            "decision_order": taxonomy.decision_order,
+            "categories": shown,
+            "decision_order": decision_order,
             "item": item,
             "fence": fence,
         }
@@ -84,7 +93,7 @@ class PromptTemplate:
             if _uses_item(system_src):
                 system = _compile(system_src).render(**ctx)
             else:
-                key = (system_src, taxonomy.version, taxonomy.content_hash, tuple(c.code for c in cats))
+                key = (system_src, taxonomy.version, taxonomy.content_hash, tuple(order), letters)
                 system = self._static.get(key) or self._static.setdefault(key, _compile(system_src).render(**ctx))
             user = _compile(user_src).render(**ctx)
         except jinja2.TemplateError as e:
