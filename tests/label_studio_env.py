@@ -86,6 +86,7 @@ class LabelStudioServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin = admin
         self.token = token or secrets.token_hex(20)
+        self.password = secrets.token_hex(12)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.data_dir / "label-studio.log"
         self.startup_s = 0.0
@@ -101,7 +102,7 @@ class LabelStudioServer:
         t0 = time.perf_counter()
         cmd = [str(executable()), "start", "--no-browser", "--host", self.url, "--internal-host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", str(self.data_dir), "--username", self.admin,
-               "--password", secrets.token_hex(12), "--user-token", self.token, "--enable-legacy-api-token"]
+               "--password", self.password, "--user-token", self.token, "--enable-legacy-api-token"]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(cmd, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
