@@ -166,7 +166,7 @@ def merge_labels(gold: Sequence[GoldItem], material: Mapping[str, Mapping[str, A
             out.append(g)
             continue
         mine = {lab.annotator for lab in pulled}
-        labels_new = [lab for lab in g.labels if lab.annotator not in mine or lab.is_adjudication()]
+        labels_new = [lab for lab in g.labels if lab.annotator not in mine]
         labels_new += [GoldLabel(annotator=lab.annotator, category=lab.category, note=lab.gold_note())
                        for lab in sorted(pulled, key=lambda x: x.annotator)]
         merged = GoldItem(**{**g.model_dump(exclude={"labels", "consensus"}), "labels": labels_new})
