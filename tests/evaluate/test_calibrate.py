@@ -247,3 +247,29 @@ def test_compare_to_gives_the_paired_difference_on_the_same_items(tmp_path, stub
                                        [consensus[i] for i in ids], n_boot=200)
     assert cmp.difference == pytest.approx(1.0 - first.kappa) and cmp.ci == pytest.approx(expected.ci)
     assert cmp.b_better  # 14 of 40 answers changed: the better judge wins beyond the interval
+
+
+def test_cli_prints_the_renaming_probe_and_the_comparison(tmp_path, stub_server, gold_file):
+    import re
+
+    from typer.testing import CliRunner
+
+    from judge.cli.app import app
+
+    path, consensus = gold_file
+    server = stub_server(lettered_oracle(consensus))
+    db = tmp_path / "cli.duckdb"
+    common = ["calibrate", "--gold", str(path), "--split", "test", "--api-base", server.base_url, "--db", str(db),
+              "--no-progress", "--transport", "direct"]
+    first = CliRunner().invoke(app, [*common, "--model", "openai/stub-a"])
+    assert first.exit_code == 0, first.output
+    judge_a = LLMJudge(JudgeSettings(model="openai/stub-a", api_base=server.base_url)).judge_id
+    res = CliRunner().invoke(app, [*common, "--model", "openai/stub-b", "--probe-rename", "--compare-to", judge_a],
+                             terminal_width=200)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "renaming probe (A–H): flip rate │ 0.000" in text and "answers not mapped (needs_review) │ 0" in text
+    assert f"Δκ vs {judge_a} (same 40 items, paired" in text and "│ +0.000 [+0.000, +0.000] │" in text
+    assert re.search(rf"κ of {judge_a} on those items\s+│\s+1\.000", res.output)
+    missing = CliRunner().invoke(app, [*common, "--model", "openai/stub-b", "--compare-to", "nosuchjudge"])
+    assert missing.exit_code == 2 and "judge nosuchjudge has no verdicts on the 40 gold items" in missing.output
