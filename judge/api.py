@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from judge.evaluate.calibrate import CalibrationResult
     from judge.gold.gold_set import GoldSummary
     from judge.medbench.scoring_run import ScoreSummary
+    from judge.review.pull import PullResult
+    from judge.review.push import PushResult
 
 
 def label_file(input: str | Path | None, *, db: str | Path, model: str = "offline", api_base: str | None = None,
@@ -103,14 +105,19 @@ def demo(db: str | Path = "medjudge-demo.duckdb", model: str = "offline", progre
 def calibrate_model(gold: str | Path, *, model: str, db: str | Path, split: str | None = "test",
                     splits: str | Path | None = None, api_base: str | None = None, api_key: str | None = None,
                     prompt: str | None = None, transport: str = "auto", probe_orders: int = 0,
-                    concurrency: int = 8, progress: bool = True) -> CalibrationResult:
-    """Build the judge for `model` and run a calibration against the gold consensus (split None = all items)."""
+                    concurrency: int = 8, progress: bool = True, probe_rename: bool = False,
+                    compare_to: str | None = None) -> CalibrationResult:
+    """Build the judge for `model` and run a calibration against the gold consensus (split None = all items).
+
+    `probe_rename` adds the label-renaming probe; `compare_to` a judge id whose stored verdicts on the same items
+    this judge's κ is compared with (paired bootstrap CI of the difference).
+    """
     from judge.evaluate.calibrate import calibrate
     from judge.run.factory import make_judge
 
     judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, transport=transport)
     return calibrate(gold, judge=judge, db=db, split=split, splits_path=splits, probe_orders=probe_orders,
-                     concurrency=concurrency, progress=progress)
+                     concurrency=concurrency, progress=progress, probe_rename=probe_rename, compare_to=compare_to)
 
 
 def gold_summary(gold: str | Path, splits: str | Path | None = None) -> GoldSummary:
@@ -180,3 +187,59 @@ def report(db: str | Path, out: str | Path = "report.html", fmt: str = "html", j
     from judge.report.build import build_report
 
     return build_report(db, out, fmt=fmt, judge_id=judge_id)  # type: ignore[arg-type]
+
+
+def review_push(db: str | Path, select: str | list[str], *, label_studio: str, project: str, api_key: str | None,
+                judge_id: str | None = None, seed: int = 0) -> PushResult:
+    """Queue the verdicts chosen by the selectors and push them to the Label Studio project `project`.
+
+    `judge_id` is the judge the needs_review / low-confidence / sample selectors read (default: the store's
+    default judge, the one with the newest verdict).
+    """
+    from judge.review.label_studio import LabelStudio
+    from judge.review.push import push_queue
+    from judge.review.queue import build_queue, judges_needed, parse_selectors
+    from judge.store import Store
+
+    selectors = parse_selectors(select)
+    with Store.readonly(db) as store:
+        known = store.judges_with_verdicts()
+        judge = judge_id or store.default_judge_id()
+        needed = judges_needed(selectors, judge)
+        missing = [j for j in needed if j not in known]
+        if missing:
+            raise ValueError(f"no verdicts of judge(s) {', '.join(missing)} in {db} (judges with verdicts: "
+                             f"{', '.join(known) or 'none'})")
+        rows = {j: store.judged_items(j) for j in needed}
+    queue = build_queue(selectors, rows, judge, seed=seed)
+    with LabelStudio(label_studio, api_key or "") as ls:
+        return push_queue(ls, project, queue, judge_id=judge)
+
+
+def review_pull(*, label_studio: str, project: str, api_key: str | None, gold: str | Path,
+                splits: str | Path | None = None, db: str | Path | None = None) -> PullResult:
+    """Import the project's completed annotations into the gold file (and splits); record the pull in `db`."""
+    from judge.review.label_studio import LabelStudio, LabelStudioError
+    from judge.review.pull import pull_into_gold
+    from judge.store import Store
+
+    with LabelStudio(label_studio, api_key or "") as ls:
+        found = ls.project_by_title(project)
+        if found is None:
+            raise LabelStudioError(f"no project called {project!r} in Label Studio at {label_studio}; push to it first "
+                                "with 'medjudge review push'")
+        pid = int(found["id"])
+        tasks, users = ls.export(pid), ls.users()
+    result = pull_into_gold(tasks, users, gold, splits, project=project, project_id=pid)
+    if db is not None:
+        a = result.agreement
+        with Store(db) as store:
+            store.insert_review_pull({
+                "pull_id": result.pull_id, "label_studio_url": label_studio.rstrip("/"), "project": project,
+                "project_id": pid, "gold_path": str(gold), "n_tasks": result.n_tasks, "n_labels": result.n_labels,
+                "n_items_new": len(result.new_items), "n_items_updated": len(result.updated_items),
+                "n_ties": len(result.ties), "annotators": a.annotators, "fleiss_kappa": a.fleiss_kappa,
+                "fleiss_n": a.fleiss_n, "krippendorff_alpha": a.krippendorff_alpha,
+                "pairwise_kappa": [p.model_dump() for p in a.pairwise], "problems": result.problems,
+            })
+    return result

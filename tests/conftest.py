@@ -1,4 +1,5 @@
-"""Shared fixtures: a real OpenAI-compatible HTTP server on 127.0.0.1 and small item sets."""
+"""Shared fixtures: a real OpenAI-compatible HTTP server on 127.0.0.1, a real Label Studio server (one per
+session, started only by the tests that use it), small item sets and the paths of the data."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest  # noqa: E402
 
 from judge.core.models import Item  # noqa: E402
 from judge.testing import OpenAIStubServer  # noqa: E402
+from tests.label_studio_env import SKIP_ENV, LabelStudioServer, ensure, venv_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 """The repository root."""
@@ -78,3 +80,29 @@ def fast_settings(**kw):  # type: ignore[no-untyped-def]
     base = dict(backoff_s=0.01, backoff_max_s=0.05, timeout_s=5.0, transport_retries=2, max_retries=1)
     base.update(kw)
     return base
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
+    """A Label Studio server on 127.0.0.1 (random port) with an admin and a second reviewer, `reviewer_token`.
+
+    Fails, with the failing step's error, when the server's environment cannot be created or the server does not
+    start; skipped only when MEDJUDGE_SKIP_LABEL_STUDIO=1.
+    """
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: Label Studio tests skipped on request")
+    try:
+        timings = ensure()
+    except Exception as e:  # noqa: BLE001 - reported as the test failure
+        pytest.fail(f"could not create Label Studio's environment at {venv_path()} ({e}); fix it, or set "
+                    f"{SKIP_ENV}=1 to skip these tests", pytrace=False)
+    server = LabelStudioServer(tmp_path_factory.mktemp("label-studio") / "data")
+    try:
+        server.start()
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"Label Studio did not start: {e}", pytrace=False)
+    server.reviewer = "reviewer2@medjudge.test"  # type: ignore[attr-defined]
+    server.reviewer_token = server.add_user(server.reviewer)  # type: ignore[attr-defined]
+    print(f"label studio: install {timings or 'reused'}, start-up {server.startup_s:.1f} s")
+    yield server
+    server.stop()

@@ -81,7 +81,8 @@ def skip_reason(line: str) -> str | None:
         return "the environment is set by the test"
     if "/models/" in stripped:
         return "a path to the user's own GGUF file"
-    if re.match(r"medjudge serve(\s+#|\s*$)", stripped) or ("medjudge serve --gguf" in stripped):
+    if re.match(r"medjudge serve(\s+#|\s*$)", stripped) or ("medjudge serve --gguf" in stripped) \
+            or "label_studio_env serve" in stripped:
         return "a foreground server that runs until Ctrl-C"
     if stripped.startswith(("ray start", "vllm serve", "export PATH")) or "HEAD_IP" in stripped \
             or "--ray-address auto" in stripped:
@@ -95,6 +96,40 @@ SUBSTITUTIONS = [
     (re.compile(r"\s\[--[^\]]*\]"), ""),  # optional parts shown in brackets
     (re.compile(r"medjudge baseline train\b"), "medjudge baseline train --out trained_models"),  # not the package's
 ]
+
+
+def placeholder_values(root: Path, env: dict[str, str]) -> dict[str, str]:
+    """Ids a reader looks up in their own store (JUDGE_A, JUDGE_B, PREVIOUS_JUDGE_ID), from the sandbox's store:
+    two judges with verdicts on the same items and a judge calibrated there before (offline runs first, as a
+    reader's earlier runs)."""
+    import duckdb
+
+    db = root / "verdicts.duckdb"
+    for model in ("offline", "baseline"):  # two judges on the same items (a reader's earlier runs)
+        subprocess.run([sys.executable, "-m", "judge", "label", "wrong.jsonl", "--db", str(db), "--model", model,
+                        "--no-progress"], cwd=root, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "judge", "calibrate", "--gold", "gold_labels/gold.jsonl", "--model",
+                    "offline", "--db", str(db), "--no-progress"], cwd=root, env=env, check=True, capture_output=True,
+                   timeout=300)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        pair = con.execute("SELECT a.judge_id, b.judge_id FROM verdicts a JOIN verdicts b USING (item_id) "
+                           "WHERE a.judge_id < b.judge_id AND a.status = 'ok' AND b.status = 'ok' "
+                           "GROUP BY ALL ORDER BY count(*) DESC LIMIT 1").fetchone()
+        previous = con.execute("SELECT judge_id FROM calibration_runs WHERE model = 'offline' LIMIT 1").fetchone()
+    finally:
+        con.close()
+    assert pair and previous, "the sandbox holds two judges and an earlier calibration"
+    return {"JUDGE_A": pair[0], "JUDGE_B": pair[1], "PREVIOUS_JUDGE_ID": previous[0]}
+
+
+def in_progress_shards(folder: Path) -> None:
+    """The shard folder of a Ray run in progress (what `medjudge sql --shards` is for): verdicts not merged yet."""
+    from judge.core.models import Verdict
+    from judge.store.shards import verdict_rows, write_shard
+
+    rows = [Verdict(item_id=f"s{i}", judge_id="ray-run", status="ok", category="omission") for i in range(3)]
+    write_shard(folder, verdict_rows(rows, "run-in-progress"))
 
 
 def runnable_shell(code: str, base_url: str) -> tuple[str, list[str]]:
@@ -114,6 +149,18 @@ def runnable_shell(code: str, base_url: str) -> tuple[str, list[str]]:
     return "\n".join(lines), skipped
 
 
+class LearnerPolicy(Policy):
+    """A judge that does not follow the base prompt's definitions, but learns from what optimizers add: demos with
+    the category, or a learned guidance line "`code`: definition" (a proposed or reflected instruction)."""
+
+    def taught(self, code: str, system: str, demo_turns: list[str]) -> bool:
+        from judge.core.taxonomy import load_taxonomy
+
+        if f"`{code}`: {load_taxonomy().get(code).definition}" in system:
+            return True
+        return super().taught(code, system, demo_turns)
+
+
 def docs_responder(policy: Policy):  # type: ignore[no-untyped-def]
     """The test server's answers: recall coverage, Instructor judge verdicts, DSPy chat-adapter replies."""
 
@@ -122,9 +169,8 @@ def docs_responder(policy: Policy):  # type: ignore[no-untyped-def]
         if messages[0]["content"] == RECALL_PROMPT:
             n = int(re.findall(r"exactly (\d+) booleans", messages[-1]["content"])[-1])
             return json.dumps({"covered": [True] * n, "rationale": "docs test"})
-        if body.get("response_format"):
-            return json_verdict(policy, messages)
-        return answer(policy, messages)
+        dspy_request = "Your input fields are:" in messages[0]["content"] or not body.get("response_format")
+        return answer(policy, messages) if dspy_request else json_verdict(policy, messages)
 
     return respond
 
@@ -141,7 +187,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     shutil.copytree(FIXTURES / "medbench" / "prompts", root / "prompts")
     for name in ("answers.csv", "answer_key.csv"):
         shutil.copy(FIXTURES / "medbench" / "answer_key.csv", root / name)
-    server = OpenAIStubServer(docs_responder(Policy.from_gold(load_gold(GOLD), oracle=True))).start()
+    server = OpenAIStubServer(docs_responder(LearnerPolicy.from_gold(load_gold(GOLD), use_definitions=False))).start()
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-docs-test",
            "MEDJUDGE_DSPY_CACHE": str(root / ".dspy"), "MEDJUDGE_LOCAL_STATE": str(root / "local.json"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -160,8 +206,19 @@ def test_the_docs_have_runnable_blocks():
 
 
 @pytest.mark.parametrize("block", ALL, ids=[b.id for b in ALL])
-def test_block_runs(block: Block, sandbox) -> None:  # type: ignore[no-untyped-def]
+def test_block_runs(block: Block, sandbox, request: pytest.FixtureRequest) -> None:  # type: ignore[no-untyped-def]
     root, server, env = sandbox
+    if "--label-studio http://localhost:8080" in block.code:  # a real Label Studio server, started for the tests
+        label_studio = request.getfixturevalue("label_studio")
+        block = Block(block.doc, block.index, block.lang, block.code.replace("http://localhost:8080", label_studio.url))
+        env = {**env, "LABEL_STUDIO_API_KEY": label_studio.token}
+    if "--shards verdicts.duckdb.shards" in block.code:  # shards as a run in progress leaves them
+        in_progress_shards(root / "verdicts.duckdb.shards")
+    if any(name in block.code for name in ("JUDGE_A", "PREVIOUS_JUDGE_ID")):
+        code = block.code
+        for name, value in placeholder_values(root, env).items():
+            code = code.replace(name, value)
+        block = Block(block.doc, block.index, block.lang, code)
     if block.lang == "python":
         code = block.code
         for host in HOSTS:

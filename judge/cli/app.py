@@ -10,7 +10,7 @@ from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 
-from judge.cli import baseline, calibrate, gold, label, optimize, score, serve  # noqa: E402
+from judge.cli import baseline, calibrate, gold, label, optimize, review, score, serve  # noqa: E402
 
 app = typer.Typer(help="medjudge: classify why medical LLM answers are wrong, store verdicts in DuckDB, "
                        "and measure agreement with physicians.", no_args_is_help=True,
@@ -32,7 +32,7 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     physicians."""
 
 
-for module in (label, calibrate, gold, score, optimize, serve, baseline):
+for module in (label, calibrate, gold, review, score, optimize, serve, baseline):
     module.register(app)
 
 

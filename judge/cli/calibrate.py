@@ -34,6 +34,11 @@ def calibrate_cmd(
     transport: TransportOpt = "auto",
     probe_order: Annotated[int, typer.Option("--probe-order", help="Also run the judge with the category list in N "
                                              "orders and report the flip rate (LLM judges).")] = 0,
+    probe_rename: Annotated[bool, typer.Option("--probe-rename", help="Also show the categories as the letters A–H "
+                                               "(in each probe order) and report how often the verdict changes "
+                                               "(LLM judges).")] = False,
+    compare_to: Annotated[str | None, typer.Option("--compare-to", help="A judge id calibrated on the same items in "
+                                                   "--db: print the κ difference with a paired bootstrap CI.")] = None,
     db: DbOpt = Path("medjudge.duckdb"),
     concurrency: ConcurrencyOpt = 8,
     progress: ProgressOpt = True,
@@ -45,7 +50,8 @@ def calibrate_cmd(
     try:
         res = calibrate_model(gold, model=model, db=db, split=None if split == "all" else split, splits=splits,
                               api_base=api_base, api_key=api_key, prompt=prompt, transport=transport,
-                              probe_orders=probe_order, concurrency=concurrency, progress=progress)
+                              probe_orders=probe_order, concurrency=concurrency, progress=progress,
+                              probe_rename=probe_rename, compare_to=compare_to)
     except user_errors() as e:
         fail(e)
     console.print(calibration_table(res))

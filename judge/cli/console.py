@@ -166,6 +166,17 @@ def calibration_table(r: Any) -> Table:
     if r.robustness:
         t.add_row(f"order probe: flip rate ({len(r.robustness['orders'])} orders)", f(r.robustness["flip_rate"]))
         t.add_row("order probe: identical across orders", f(r.robustness["all_orders_identical"]))
+        renamed = r.robustness.get("renamed")
+        if renamed:
+            t.add_row("renaming probe (A–H): flip rate", f(renamed["flip_rate"]))
+            t.add_row("renaming probe: identical to the codes", f(renamed["all_orders_identical"]))
+            t.add_row("renaming probe: answers not mapped (needs_review)", str(renamed["n_unmapped"]))
+    cmp = getattr(r, "comparison", None)
+    if cmp is not None:
+        d = cmp.difference
+        t.add_row(f"Δκ vs {r.compare_to} (same {cmp.n} items, paired bootstrap)",
+                  f"{f(d, '+.3f')} [{f(cmp.ci[0], '+.3f')}, {f(cmp.ci[1], '+.3f')}]")
+        t.add_row(f"κ of {r.compare_to} on those items", f(cmp.kappa_a))
     if r.llm_calls_saved is not None:
         t.add_row("LLM calls saved", f(r.llm_calls_saved))
     t.add_row("tokens (prompt/completion)", f"{r.prompt_tokens}/{r.completion_tokens}")
@@ -302,3 +313,20 @@ def print_score_summary(s: ScoreSummary) -> None:
         err_console.print(f"[yellow]warning:[/] the recall model failed on {s.n_recall_fallback} open answer(s); "
                           "they were scored by the offline recall (score_method open:recall:offline_fallback, "
                           "error in meta.score_note)", highlight=False)
+
+
+def review_agreement_table(a: Any) -> Table:
+    """The reviewers' agreement after a pull: pairwise Cohen's κ, Fleiss' κ, Krippendorff's α."""
+    def f(x: float | None) -> str:
+        return "—" if x is None else f"{x:.3f}"
+
+    t = Table(title=f"agreement of the pulled labels ({len(a.annotators)} reviewer(s), {a.n_items} item(s), "
+                    f"{a.n_multi} with 2+ labels)")
+    t.add_column("measure")
+    t.add_column("items", justify="right")
+    t.add_column("value", justify="right")
+    for p in a.pairwise:
+        t.add_row(f"Cohen's κ {p.annotator_a} vs {p.annotator_b}", str(p.n), f(p.kappa))
+    t.add_row("Fleiss' κ", str(a.fleiss_n), f(a.fleiss_kappa))
+    t.add_row("Krippendorff's α", str(a.n_multi), f(a.krippendorff_alpha))
+    return t

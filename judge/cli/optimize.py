@@ -9,6 +9,9 @@ import typer
 
 from judge.cli.options import ApiBaseOpt, ApiKeyOpt, fail, user_errors
 
+EXIT_NOT_BETTER = 3
+"""The optimized program did not beat the base program on dev beyond the CI: nothing was written."""
+
 
 def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
@@ -48,28 +51,40 @@ def optimize_cmd(
         None),
     concurrency: Annotated[int, typer.Option(min=1, help="Concurrent judge calls during calibration.")] = 8,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Write the optimized prompt even when it does not beat the "
+                                        "base prompt on dev beyond the bootstrap CI.")] = False,
 ) -> None:
     """Optimize the judge prompt with DSPy on the gold train split (selecting on dev) and export it as a prompt file.
 
     The export is the base template plus the optimized instructions and the demos as worked examples; run it with
     `medjudge label --prompt prompts/NAME.md`. Its content hash is its version, so it gets its own judge_id.
     """
-    from judge.cli.console import console
+    from judge.cli.console import console, err_console
     from judge.optimize import OptimizerBudget, optimize
+    from judge.optimize.run import NotBetterError
 
     budget = OptimizerBudget(max_labeled_demos=max_demos, max_bootstrapped_demos=min(4, max_demos))
     try:
         r = optimize(gold, optimizer, model, out, api_base=api_base, api_key=api_key, teacher_model=teacher_model,
                      reflection_model=reflection_model, splits=splits, seed=seed, db=db, base_prompt=base_prompt,
                      cache=not no_cache, cache_dir=cache_dir, max_tokens=max_tokens, timeout_s=timeout,
-                     concurrency=concurrency, progress=progress, budget=budget)
+                     concurrency=concurrency, progress=progress, budget=budget, force=force)
+    except NotBetterError as e:
+        fail(e, EXIT_NOT_BETTER)
     except user_errors() as e:
         fail(e)
     console.print(f"optimizer {r.optimizer} on {r.model}: {r.n_train} train / {r.n_dev} dev examples", highlight=False)
     if r.dev_before is not None:
         console.print(f"dev accuracy {_num(r.dev_before.accuracy)} -> {_num(r.dev_after.accuracy)}, "
-                      f"kappa {_num(r.dev_before.kappa)} -> {_num(r.dev_after.kappa)} {_ci(r.dev_after.kappa_ci)}",
-                      highlight=False)
+                      f"kappa {_num(r.dev_before.kappa)} {_ci(r.dev_before.kappa_ci)} -> {_num(r.dev_after.kappa)} "
+                      f"{_ci(r.dev_after.kappa_ci)}", highlight=False)
+    d = r.dev_difference
+    if d is not None and d.difference is not None:
+        console.print(f"dev kappa difference {d.difference:+.3f} [{_num(d.ci[0])}, {_num(d.ci[1])}] (paired bootstrap, "
+                      f"{d.n} examples)", highlight=False)
+    if r.better is False:
+        err_console.print("[red]warning:[/] the optimized prompt is NOT better than the base prompt on dev beyond the "
+                          "bootstrap CI; written because of --force", highlight=False)
     console.print(f"wrote {r.prompt_path} (prompt version {r.prompt_version}, {r.n_demos} worked examples, "
                   f"instructions {'optimized' if r.instructions_changed else 'unchanged'}) and {r.state_path}",
                   highlight=False)

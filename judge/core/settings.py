@@ -43,6 +43,8 @@ class JudgeSettings(BaseModel):
     """Longest backoff (also caps Retry-After)."""
     category_order: list[str] | None = None
     """Present the categories in this order (robustness probes)."""
+    category_labels: Literal["codes", "letters"] = "codes"
+    """Show the categories by their codes, or as the letters A–H in `category_order` (the label-renaming probe)."""
     transport: Literal["auto", "litellm", "direct"] = "auto"
     """How calls reach the model: litellm (any provider), direct (pooled HTTP to an OpenAI-compatible api_base), or
     auto: direct for an OpenAI-compatible model string (openai/..., hosted_vllm/...) with an api_base, else litellm."""
@@ -67,6 +69,8 @@ class JudgeSettings(BaseModel):
             identity["schema_in_response_format"] = True
         if self.max_field_chars != 32_000:  # only a changed cap changes prompts (and so the judge_id)
             identity["max_field_chars"] = self.max_field_chars
+        if self.category_labels != "codes":
+            identity["category_labels"] = self.category_labels
         return identity
 
 

@@ -16,6 +16,7 @@ from judge.core.hashing import content_version
 from judge.core.protocol import Judge
 from judge.evaluate.metrics import AgreementReport, agreement_report, cohen_kappa
 from judge.evaluate.order_robustness import all_orders_identical_share, flip_rate
+from judge.evaluate.paired import KappaDifference, paired_kappa_difference
 from judge.gold.agreement import krippendorff_alpha_nominal, pairwise_cohen
 from judge.gold.gold_set import GoldItem, annotations_by_annotator, load_gold
 from judge.gold.splits import default_splits_path, load_splits, select_split
@@ -56,7 +57,12 @@ class CalibrationResult(BaseModel):
     human_ceiling: dict[str, Any] = Field(default_factory=dict)
     """Inter-annotator agreement (Krippendorff's alpha, pairwise kappa) when >= 2 annotators."""
     robustness: dict[str, Any] | None = None
-    """Category-order probe: orders, flip_rate, all_orders_identical."""
+    """Category-order probe: orders, flip_rate, all_orders_identical; with the renaming probe also `renamed`
+    (flip_rate and all_orders_identical against the verdicts with codes, n_unmapped, judge_ids)."""
+    compare_to: str | None = None
+    """The judge this run was compared with (`comparison`), if any."""
+    comparison: KappaDifference | None = None
+    """κ of this judge minus κ of `compare_to` on the gold items both categorised, with a paired bootstrap CI."""
     sources: dict[str, int] = Field(default_factory=dict)
     """Which stage produced the verdicts (llm, rules, baseline)."""
     llm_calls_saved: float | None = None
@@ -125,10 +131,33 @@ def probe_orders(codes: list[str], n: int, seed: int = 0) -> list[list[str]]:
     return orders
 
 
+async def _renaming_probe(judge: Any, judged: list[Any], ids: list[str], reference: list[str | None],
+                          orders: list[list[str]], store: Store, concurrency: int, progress: bool,
+                          desc: str) -> dict[str, Any]:
+    """Judge the items with the categories shown as A–H in each order; flips are against the verdicts with codes."""
+    by_order: list[list[str | None]] = [reference]
+    unmapped = 0
+    judge_ids = []
+    for order in orders:
+        variant = judge.with_category_order(order, letters=True)
+        judge_ids.append(variant.judge_id)
+        await alabel(judged, store=store, judge=variant, concurrency=concurrency, progress=progress, input_desc=desc)
+        vs = store.verdicts_for(variant.judge_id, ids)
+        unmapped += sum(1 for i in ids if i in vs and vs[i].status == "needs_review")
+        by_order.append([vs[i].category if i in vs and vs[i].status == "ok" else None for i in ids])
+    return {"orders": orders, "judge_ids": judge_ids, "flip_rate": _nan_to_none(flip_rate(by_order)),
+            "all_orders_identical": _nan_to_none(all_orders_identical_share(by_order)), "n_unmapped": unmapped}
+
+
 async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, split: str | None = "test",
                      splits_path: str | Path | None = None, probe_orders_n: int = 0, concurrency: int = 8,
-                     progress: bool = True, n_boot: int = 1000, seed: int = 0) -> CalibrationResult:
-    """Judge the gold items of `split`, compute agreement with the consensus, store a calibration_runs row."""
+                     progress: bool = True, n_boot: int = 1000, seed: int = 0, probe_rename: bool = False,
+                     compare_to: str | None = None) -> CalibrationResult:
+    """Judge the gold items of `split`, compute agreement with the consensus, store a calibration_runs row.
+
+    `probe_rename` adds the label-renaming probe (categories shown as A–H, in each probe order, or in the original
+    order without `probe_orders_n`); `compare_to` compares κ with another judge's stored verdicts on the same items.
+    """
     t0 = time.perf_counter()
     all_items = load_gold_split(gold, split, splits_path)
     items = [g for g in all_items if g.consensus is not None]
@@ -136,6 +165,12 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
     own = not isinstance(db, Store)
     store = Store(db) if own else db
     try:
+        if compare_to is not None and not store.verdicts_for(compare_to, [g.item_id for g in items]):
+            raise ValueError(f"judge {compare_to} has no verdicts on the {len(items)} gold items of split "
+                             f"{split or 'all'} in {store.path}; calibrate it on the same split first (judges with "
+                             f"verdicts: {', '.join(store.judges_with_verdicts()) or 'none'})")
+        if probe_rename and not hasattr(judge, "with_category_order"):
+            raise ValueError(f"the renaming probe needs an LLM judge; {judge.model} does not show categories")
         judged = [g.to_item() for g in items]
         ids = [g.item_id for g in items]
         clash = sorted(i for i, origin in store.origins_of(ids).items() if origin != GOLD_ORIGIN)
@@ -165,12 +200,25 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
                 by_order.append([vs[i].category if i in vs and vs[i].status == "ok" else None for i in ids])
             robustness = {"orders": orders, "flip_rate": _nan_to_none(flip_rate(by_order)),
                           "all_orders_identical": _nan_to_none(all_orders_identical_share(by_order))}
+        if probe_rename:
+            orders = probe_orders(judge.taxonomy.codes, max(probe_orders_n, 1), seed)  # type: ignore[attr-defined]
+            renamed = await _renaming_probe(judge, judged, ids, y_pred, orders, store, concurrency, progress,
+                                            f"rename:{gold}:{split}")
+            robustness = {**(robustness or {"orders": orders, "flip_rate": None, "all_orders_identical": None}),
+                          "renamed": renamed}
+        comparison = None
+        if compare_to is not None:
+            other = store.verdicts_for(compare_to, ids)
+            pred_other = [other[i].category if i in other and other[i].status == "ok" else None for i in ids]
+            comparison = paired_kappa_difference(y_true, pred_other, y_pred, abstain="exclude",  # type: ignore[arg-type]
+                                                 n_boot=n_boot, seed=seed)
         uses_llm = bool(judge.identity().get("llm"))
         result = CalibrationResult(
             calibration_id=uuid.uuid4().hex[:16], judge_id=judge.judge_id, model=judge.model, split=split,
             n=len(items), n_excluded=excluded, kappa=report.kappa, kappa_ci=report.kappa_ci, macro_f1=report.macro_f1,
             coverage=report.coverage, report=report, per_annotator_kappa=per_annotator_kappa(items, preds),
-            human_ceiling=human_ceiling(items), robustness=robustness, sources=dict(sources),
+            human_ceiling=human_ceiling(items), robustness=robustness, sources=dict(sources), compare_to=compare_to,
+            comparison=comparison,
             llm_calls_saved=(1 - sources.get("llm", 0) / max(1, len(verdicts))) if uses_llm else None,
             prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
             cost_usd=summary.cost_usd, wall_s=time.perf_counter() - t0,
@@ -184,10 +232,11 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
 
 def calibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, split: str | None = "test",
               splits_path: str | Path | None = None, probe_orders: int = 0, concurrency: int = 8,
-              progress: bool = True, n_boot: int = 1000, seed: int = 0) -> CalibrationResult:
+              progress: bool = True, n_boot: int = 1000, seed: int = 0, probe_rename: bool = False,
+              compare_to: str | None = None) -> CalibrationResult:
     """Synchronous calibration run (see `acalibrate`)."""
     import asyncio
 
     return asyncio.run(acalibrate(gold, judge=judge, db=db, split=split, splits_path=splits_path,
                                   probe_orders_n=probe_orders, concurrency=concurrency, progress=progress,
-                                  n_boot=n_boot, seed=seed))
+                                  n_boot=n_boot, seed=seed, probe_rename=probe_rename, compare_to=compare_to))

@@ -82,6 +82,37 @@ def make_splits(
     return dict(sorted(out.items()))
 
 
+def extend_splits(splits: Mapping[str, Split], items: Iterable[GoldItem],
+                  ratios: tuple[float, float, float] = DEFAULT_RATIOS, seed: int = DEFAULT_SEED) -> dict[str, Split]:
+    """`splits` plus a split for every item not in it yet; items already assigned never move.
+
+    Within each stratum (consensus category, or none), new items are taken in the seeded hash order of
+    `make_splits`; each goes to the split furthest below its target share of the stratum (its ratio times the
+    stratum's size with this item), ties to the earlier split. A stratum that grows one review round at a time
+    therefore approaches the ratios instead of sending every first item to train.
+    """
+    check_ratios(ratios)
+    out: dict[str, Split] = dict(splits)
+    counts: dict[str, dict[str, int]] = {}
+    new: dict[str, list[str]] = {}
+    for item in items:
+        stratum = item.consensus or ""
+        c = counts.setdefault(stratum, dict.fromkeys(SPLITS, 0))
+        if item.item_id in out:
+            c[out[item.item_id]] += 1
+        else:
+            new.setdefault(stratum, []).append(item.item_id)
+    for stratum, ids in new.items():
+        c = counts[stratum]
+        for item_id in sorted(dict.fromkeys(ids), key=lambda i: (_rank(seed, i), i)):
+            size = sum(c.values()) + 1
+            gaps = [ratios[k] * size - c[s] for k, s in enumerate(SPLITS)]
+            best = SPLITS[max(range(3), key=lambda k: (gaps[k], -k))]
+            out[item_id] = best
+            c[best] += 1
+    return dict(sorted(out.items()))
+
+
 def save_splits(
     splits: Mapping[str, Split],
     path: str | Path = DEFAULT_SPLITS_PATH,

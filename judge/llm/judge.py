@@ -15,6 +15,7 @@ from judge.core.taxonomy import Taxonomy, load_taxonomy
 from judge.llm.call import CallOutcome, LLMCall
 from judge.llm.decoding import schema_response_format
 from judge.llm.injection import item_flags
+from judge.llm.letters import LetteredJudgeOutput, letter_map, to_codes
 from judge.llm.prompt import PromptTemplate, load_prompt
 from judge.llm.structured import StructuredCall, instructor_mode
 
@@ -32,7 +33,13 @@ class LLMJudge:
         mode = instructor_mode(settings.mode)
         if settings.schema_in_response_format and settings.mode == "tools":
             raise ValueError("schema_in_response_format needs mode json, md_json or json_schema, not tools")
-        self.call = LLMCall(settings, StructuredCall(JudgeOutput, mode))
+        self.letters: dict[str, str] | None = None
+        """{letter: code} under the label-renaming probe (categories shown as A–H), else None."""
+        answer_model: type[JudgeOutput] = JudgeOutput
+        if settings.category_labels == "letters":
+            self.letters = letter_map(settings.category_order or self.taxonomy.codes)
+            answer_model = LetteredJudgeOutput
+        self.call = LLMCall(settings, StructuredCall(answer_model, mode))
 
     @property
     def transport(self) -> Any:
@@ -51,13 +58,16 @@ class LLMJudge:
         """Model, prompt version, taxonomy version and settings: what the judge_id hashes."""
         return self.settings.identity(self.prompt.version, self.taxonomy.version_tag)
 
-    def with_category_order(self, order: list[str]) -> LLMJudge:
-        """The same judge presenting the categories in another order (a different judge_id)."""
-        return LLMJudge(self.settings.model_copy(update={"category_order": list(order)}), self.prompt, self.taxonomy)
+    def with_category_order(self, order: list[str], letters: bool = False) -> LLMJudge:
+        """The same judge presenting the categories in another order, and with `letters` as A–H in that order
+        (a different judge_id either way)."""
+        update: dict[str, Any] = {"category_order": list(order), "category_labels": "letters" if letters else "codes"}
+        return LLMJudge(self.settings.model_copy(update=update), self.prompt, self.taxonomy)
 
     def messages(self, item: Item) -> list[dict[str, str]]:
         """The chat messages sent for an item."""
-        return self.prompt.render(item, self.taxonomy, self.settings.category_order, self.settings.max_field_chars)
+        return self.prompt.render(item, self.taxonomy, self.settings.category_order, self.settings.max_field_chars,
+                                  letters=self.letters is not None)
 
     def _overrides(self, item: Item) -> dict[str, Any]:
         if self.settings.schema_in_response_format:
@@ -69,7 +79,7 @@ class LLMJudge:
         """The verdict for `item` from a call's outcome (a category only when the answer validated)."""
         fields: dict[str, Any] = {}
         if out.status == "ok":
-            answer: JudgeOutput = out.answer
+            answer: JudgeOutput = to_codes(out.answer, self.letters) if self.letters is not None else out.answer
             fields = dict(category=answer.category, rationale=answer.rationale, evidence=answer.evidence,
                           confidence=answer.confidence,
                           secondary=[c for c in answer.secondary if c != answer.category])

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import jinja2.meta
@@ -18,6 +19,7 @@ from judge.core.models import Item
 from judge.core.resources import prompt_path
 from judge.core.settings import DEFAULT_PROMPT
 from judge.core.taxonomy import Category, Taxonomy
+from judge.llm.letters import lettered
 
 _SECTION = re.compile(r"^=== (system|user) ===\s*$", re.MULTILINE)
 _FENCE_TOKEN = re.compile(r"<<<|>>>")
@@ -129,8 +131,9 @@ class PromptTemplate:
         return found["system"], found["user"]
 
     def render(self, item: Item, taxonomy: Taxonomy, category_order: list[str] | None = None,
-               max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> list[dict[str, str]]:
-        """Render the chat messages for one item; `category_order` reorders the category list.
+               max_field_chars: int = DEFAULT_MAX_FIELD_CHARS, letters: bool = False) -> list[dict[str, str]]:
+        """Render the chat messages for one item; `category_order` reorders the category list, and `letters` shows
+        the categories as A–H in that order (the label-renaming probe: the template's `c.code` is then a letter).
 
         The template sees `prompt_item(item)`: fields longer than `max_field_chars` cut with a note, the task and
         other one-line fields stripped of line breaks and of fence and section markers, so no field can pass for
@@ -139,10 +142,15 @@ class PromptTemplate:
         cats: list[Category] = (
             [taxonomy.get(c) for c in category_order] if category_order else list(taxonomy.categories)
         )
+        order = [c.code for c in cats]
+        shown: list[Any] = cats
+        decision_order: list[str] = list(taxonomy.decision_order)
+        if letters:
+            shown, decision_order = lettered(taxonomy, order)
         ctx = {
             "taxonomy": taxonomy,
-            "categories": cats,
-            "decision_order": taxonomy.decision_order,
+            "categories": shown,
+            "decision_order": decision_order,
             "item": prompt_item(item, max_field_chars),
             "fence": fence,
         }
@@ -150,7 +158,7 @@ class PromptTemplate:
             if _uses_item(system_src):
                 system = _compile(system_src).render(**ctx)
             else:
-                key = (system_src, taxonomy.version, taxonomy.content_hash, tuple(c.code for c in cats))
+                key = (system_src, taxonomy.version, taxonomy.content_hash, tuple(order), letters)
                 system = self._static.get(key) or self._static.setdefault(key, _compile(system_src).render(**ctx))
             user = _compile(user_src).render(**ctx)
         except jinja2.TemplateError as e:

@@ -12,9 +12,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import dspy  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
-from judge.core.exceptions import ConfigError  # noqa: E402
+from judge.core.exceptions import ConfigError, MedjudgeError  # noqa: E402
 from judge.core.resources import prompt_path as resolve_prompt  # noqa: E402
 from judge.core.taxonomy import load_taxonomy  # noqa: E402
+from judge.evaluate.paired import KappaDifference, paired_kappa_difference  # noqa: E402
 from judge.gold.gold_set import load_gold  # noqa: E402
 from judge.gold.splits import default_splits_path, load_splits, select_split  # noqa: E402
 from judge.llm.prompt import DEFAULT_PROMPT, PromptTemplate, load_prompt  # noqa: E402
@@ -25,6 +26,14 @@ from judge.optimize.export import export_prompt, program_demos, program_instruct
 from judge.optimize.optimizers import OptimizerBudget, check_optimizer, compile_program  # noqa: E402
 from judge.optimize.program import JudgeProgram  # noqa: E402
 from judge.optimize.signature import taxonomy_instructions  # noqa: E402
+
+
+class NotBetterError(MedjudgeError):
+    """The optimised program does not beat the base program on dev beyond the bootstrap CI (nothing written)."""
+
+    def __init__(self, message: str, difference: KappaDifference | None) -> None:
+        super().__init__(message)
+        self.difference = difference
 
 
 class CalibrationSummary(BaseModel):
@@ -85,6 +94,13 @@ class OptimizeResult(BaseModel):
     """The unoptimized DSPy program on dev."""
     dev_after: ProgramScore
     """The optimized DSPy program on dev."""
+    dev_difference: KappaDifference | None = None
+    """Dev κ of the optimized minus the base program on the same examples, with a paired bootstrap CI (an example
+    without a valid category counts as a disagreement for either program); None without a base score."""
+    better: bool | None = None
+    """Whether the optimized program beats the base one on dev beyond the CI; None when not compared."""
+    forced: bool = False
+    """Whether the prompt was written although it is not better (`force`)."""
     calibration_before: CalibrationSummary | None = None
     """Instructor judge with the base prompt on the test split."""
     calibration_after: CalibrationSummary | None = None
@@ -169,7 +185,7 @@ def optimize(gold: str | Path, optimizer: str, model: str, out: str | Path, *, a
              engine: str | None = None, score_baseline: bool = True,
              student_instructions: str | None = None, concurrency: int = 8, progress: bool = True,
              lm: dspy.BaseLM | None = None, teacher_lm: dspy.BaseLM | None = None,
-             reflection_lm: dspy.BaseLM | None = None) -> OptimizeResult:
+             reflection_lm: dspy.BaseLM | None = None, force: bool = False) -> OptimizeResult:
     """Optimize the judge with DSPy optimizer `optimizer` and export it as the prompt file `out`.
 
     Trains on the gold train split and selects on the dev split (splits default to splits.json next to `gold`),
@@ -178,6 +194,10 @@ def optimize(gold: str | Path, optimizer: str, model: str, out: str | Path, *, a
     same model (base prompt, exported prompt) and stores both calibration runs. `engine` selects DSPy's transport
     (see `make_lm`). `lm`, `teacher_lm` and `reflection_lm` replace the LMs built from the model strings (e.g.
     scripted LMs in tests).
+
+    Regression guard: with `score_baseline`, the optimized program must beat the base program on dev beyond the
+    paired bootstrap CI of the κ difference; otherwise `NotBetterError` is raised and nothing is written, unless
+    `force`. The exported prompt states both dev scores with their CIs and the difference either way.
     """
     t0 = time.perf_counter()
     check_optimizer(optimizer)
@@ -208,6 +228,10 @@ def optimize(gold: str | Path, optimizer: str, model: str, out: str | Path, *, a
         program = compile_program(optimizer, student, trainset, devset, lm=task_lm, taxonomy=taxonomy,
                                   teacher_lm=teacher, reflection_lm=reflection, seed=seed, budget=budget)
         after = score_program(program, devset, lm=task_lm, num_threads=threads, seed=seed)
+    difference = dev_difference(devset, before, after, seed) if score_baseline else None
+    better = None if not score_baseline else bool(difference is not None and difference.b_better)
+    if better is False and not force:
+        raise NotBetterError(not_better_message(optimizer, before, after, difference), difference)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     program.save(str(state_path))
     instructions_changed = program_instructions(program).strip() != default_instructions.strip()
@@ -215,7 +239,7 @@ def optimize(gold: str | Path, optimizer: str, model: str, out: str | Path, *, a
                        ) if optimizer == "gepa" else None
     provenance = _provenance(base_tpl, optimizer, model, teacher_model, used_reflection, seed, gold, len(trainset),
                              len(devset), before, after, instructions_changed, len(program_demos(program)),
-                             state_path)
+                             state_path, difference, better)
     exported = export_prompt(program, prompt_path, base=base_name, default_instructions=default_instructions,
                              provenance=provenance)
     result = OptimizeResult(
@@ -223,7 +247,8 @@ def optimize(gold: str | Path, optimizer: str, model: str, out: str | Path, *, a
         gold=str(gold), splits=str(splits_path), n_train=len(trainset), n_dev=len(devset),
         prompt_path=str(prompt_path), prompt_version=exported.version, base_prompt=base_name,
         base_prompt_version=base_tpl.version, state_path=str(state_path), n_demos=len(program_demos(program)),
-        instructions_changed=instructions_changed, dev_before=before, dev_after=after,
+        instructions_changed=instructions_changed, dev_before=before, dev_after=after, dev_difference=difference,
+        better=better, forced=better is False,
         cache_dir=str(used_cache) if used_cache else None,
     )
     if db is not None and calibrate_after:
@@ -236,17 +261,59 @@ def optimize(gold: str | Path, optimizer: str, model: str, out: str | Path, *, a
     return result
 
 
+def dev_difference(devset: list[Any], before: ProgramScore | None, after: ProgramScore,
+                   seed: int = 0) -> KappaDifference | None:
+    """Dev κ of `after` minus `before` on the same examples (paired bootstrap; no category = a disagreement)."""
+    if before is None or not devset:
+        return None
+    ids = [str(getattr(ex, "item_id", i)) for i, ex in enumerate(devset)]
+    truth = [ex.category for ex in devset]
+    return paired_kappa_difference(truth, [before.predictions.get(i) for i in ids],
+                                   [after.predictions.get(i) for i in ids], abstain="disagree", seed=seed)
+
+
+def _score(s: ProgramScore | None) -> str:
+    if s is None:
+        return "n/a"
+    lo, hi = s.kappa_ci
+
+    def f(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    return f"kappa {f(s.kappa)} [{f(lo)}, {f(hi)}], accuracy {f(s.accuracy)}, n {s.n}"
+
+
+def _diff(d: KappaDifference | None) -> str:
+    if d is None or d.difference is None:
+        return "n/a (no dev examples to compare on)"
+    lo, hi = (f"{x:+.3f}" if x is not None else "n/a" for x in d.ci)
+    return f"{d.difference:+.3f} [{lo}, {hi}] over {d.n} dev examples (paired bootstrap, {d.n_boot} resamples)"
+
+
+def not_better_message(optimizer: str, before: ProgramScore | None, after: ProgramScore,
+                       d: KappaDifference | None) -> str:
+    """Why an optimized program is not written."""
+    return (f"the {optimizer} program is NOT better than the base prompt on dev beyond the bootstrap CI: base "
+            f"{_score(before)}; optimized {_score(after)}; difference {_diff(d)}. Nothing was written; rerun with "
+            "--force to write it anyway (DSPy's cache answers the repeated calls).")
+
+
 def _provenance(base: PromptTemplate, optimizer: str, model: str, teacher_model: str | None,
                 reflection_model: str | None, seed: int, gold: Path, n_train: int, n_dev: int,
                 before: ProgramScore | None, after: ProgramScore, instructions_changed: bool, n_demos: int,
-                state_path: Path) -> dict[str, Any]:
+                state_path: Path, difference: KappaDifference | None = None,
+                better: bool | None = None) -> dict[str, Any]:
     """What the exported prompt's header records."""
+    verdict = {None: "not compared (no base score)", True: "better than the base prompt beyond the CI",
+               False: "NOT better than the base prompt beyond the CI (written with --force)"}[better]
     return {
         "base_prompt": f"{Path(base.name).name} (version {base.version})", "optimizer": optimizer,
         "task_model": model, "teacher_model": teacher_model, "reflection_model": reflection_model, "seed": seed,
         "gold": f"{gold.name}: {n_train} train / {n_dev} dev examples",
         "dev_accuracy": _fmt_change(before.accuracy if before else None, after.accuracy),
         "dev_kappa": _fmt_change(before.kappa if before else None, after.kappa),
+        "dev_score_base": _score(before), "dev_score_optimized": _score(after),
+        "dev_kappa_difference": _diff(difference) if before is not None else "n/a", "dev_verdict": verdict,
         "instructions": "optimized (see guidance below)" if instructions_changed else "unchanged",
         "worked_examples": n_demos, "program_state": state_path.name,
     }

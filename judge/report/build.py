@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from judge.core.taxonomy import CATEGORY_CODES
 from judge.report.data import ReportData, load_report_data
-from judge.report.plots import confusion_png, distribution_png, reliability_png
+from judge.report.plots import confusion_png, distribution_png, drift_png, reliability_png
 from judge.report.signatures import MIN_N, SIGNATURES
 from judge.store import Store
 
@@ -34,10 +34,14 @@ def num(x: float | None, digits: int = 3) -> str:
 
 
 def figures(data: ReportData) -> dict[str, bytes]:
-    """PNG figures for the report, by name: distribution, confusion, reliability (those that have data)."""
+    """PNG figures for the report, by name: distribution, drift, confusion, reliability (those that have data)."""
     out: dict[str, bytes] = {}
     if data.distribution:
         out["distribution"] = distribution_png([(r.dimension, r.shares) for r in data.distribution], CATEGORY_CODES)
+    drift = [(p.series + f" · {p.split}", p.created_at, p.kappa, p.kappa_lo, p.kappa_hi) for p in data.drift
+             if p.kappa is not None]
+    if drift:
+        out["drift"] = drift_png(drift)
     agreement = data.calibration.agreement if data.calibration else None
     if agreement is not None:
         out["confusion"] = confusion_png(agreement.labels, agreement.confusion)

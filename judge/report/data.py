@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from judge.core.models import DIMENSIONS
 from judge.core.taxonomy import CATEGORY_CODES, load_taxonomy
+from judge.evaluate.drift import DriftPoint, DriftWarning, drift_points, drift_warnings
 from judge.evaluate.metrics import AgreementReport
 from judge.medbench.scoring_run import CorrectnessCounts
 from judge.medbench.silver_key import silver_label
@@ -221,6 +222,10 @@ class ReportData(BaseModel):
     """Latest calibration run (of the chosen judge when one was given); None when there is none."""
     calibration_for: str | None = None
     """The judge id the calibration section was restricted to; None for the latest run of any judge."""
+    drift: list[DriftPoint] = Field(default_factory=list)
+    """Every calibration run, oldest first: κ with CI per judge, prompt version and model over time."""
+    drift_warnings: list[DriftWarning] = Field(default_factory=list)
+    """Splits whose newest calibration fell below the previous one by more than the CIs allow."""
     measures: list[Measure] = Field(default_factory=list)
     """Values the failure signatures are tested on."""
     hits: list[SignatureHit] = Field(default_factory=list)
@@ -323,12 +328,14 @@ def load_report_data(store: Store, judge_id: str | None = None) -> ReportData:
     tax = load_taxonomy()
     accuracy_by_task = _accuracy(store, True)
     shuffled = {r.task for r in rob_tasks}
+    drift = drift_points(store.calibration_history())
     data = ReportData(
         db=str(store.path), generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), judge_id=chosen,
         judge_ids=judges, categories=[(c, tax.get(c).en, tax.get(c).zh) for c in CATEGORY_CODES],
         accuracy=_accuracy(store, False), accuracy_by_task=accuracy_by_task, robustness=rob,
         robustness_by_task=rob_tasks, distribution=pooled, distribution_by_model=by_model,
-        calibration=_calibration(store, judge_id), calibration_for=judge_id, measures=measures, hits=detect_signatures(measures),
+        calibration=_calibration(store, judge_id), calibration_for=judge_id, drift=drift,
+        drift_warnings=drift_warnings(drift), measures=measures, hits=detect_signatures(measures),
         problem_counts=problems, problems=[ProblemGroup(**r) for r in store.problem_groups()],
         coverage=[CoverageRow(**r) for r in store.coverage_rows()], silver=_silver(store, False),
         silver_by_task=_silver(store, True), silver_keyed=store.silver_key_size(),

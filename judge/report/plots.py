@@ -86,3 +86,27 @@ def distribution_png(rows: Sequence[tuple[str, dict[str, float]]], codes: Sequen
     ax.set_title("Error distribution per dimension")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, fontsize=8, frameon=False)
     return _png(fig)
+
+
+def drift_png(points: Sequence[tuple[str, str, float, float | None, float | None]]) -> bytes:
+    """κ over time with its CI as error bars: one line per series, points given as (series, time, κ, lo, hi)."""
+    from datetime import datetime
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    series: dict[str, list[tuple[datetime, float, float | None, float | None]]] = {}
+    for name, when, kappa, lo, hi in points:
+        series.setdefault(name, []).append((datetime.fromisoformat(when), kappa, lo, hi))
+    for k, (name, pts) in enumerate(sorted(series.items())):
+        pts.sort()
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        err = np.array([[y - (lo if lo is not None else y) for _, y, lo, _ in pts],
+                        [(hi if hi is not None else y) - y for _, y, _, hi in pts]])
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=4, label=name, color=plt.get_cmap("tab10").colors[k % 10])
+    ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.02)
+    ax.set_ylabel("Cohen's κ vs physicians (95 % CI)")
+    ax.set_xlabel("calibration run (UTC)")
+    ax.set_title("Judge agreement over time")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
+    fig.autofmt_xdate()
+    return _png(fig)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _COLUMNS = ("calibration_id", "run_id", "judge_id", "model", "prompt_version", "gold_path", "gold_version", "split",
             "n", "n_excluded", "coverage", "kappa", "kappa_lo", "kappa_hi", "accuracy", "macro_f1", "ece", "flip_rate",
             "all_orders_identical", "llm_calls_saved", "prompt_tokens", "completion_tokens", "cost_usd", "wall_s",
-            "report")
+            "report", "rename_flip_rate")
 _LATEST = ("calibration_id", "judge_id", "model", "split", "created_at", "n", "kappa", "kappa_lo", "kappa_hi",
            "macro_f1", "ece", "coverage", "report")
 
@@ -34,6 +34,7 @@ class CalibrationMixin:
             "llm_calls_saved": r.llm_calls_saved, "prompt_tokens": r.prompt_tokens,
             "completion_tokens": r.completion_tokens, "cost_usd": r.cost_usd, "wall_s": r.wall_s,
             "report": json.dumps(r.model_dump(mode="json"), ensure_ascii=False),
+            "rename_flip_rate": (rob.get("renamed") or {}).get("flip_rate"),
         }
         self.con.execute(f"INSERT INTO calibration_runs ({', '.join(_COLUMNS)}) "
                          f"VALUES ({', '.join('?' for _ in _COLUMNS)})", [values[c] for c in _COLUMNS])
@@ -44,3 +45,11 @@ class CalibrationMixin:
         row = self.con.execute(f"SELECT {', '.join(_LATEST)} FROM calibration_runs {where} "
                                "ORDER BY created_at DESC LIMIT 1", params).fetchone()
         return dict(zip(_LATEST, row, strict=True)) if row is not None else None
+
+    def calibration_history(self: Store) -> list[dict[str, Any]]:
+        """Every calibration run, oldest first: judge, model, prompt version, split, gold version, time, n, κ and CI."""
+        cols = ("calibration_id", "judge_id", "model", "prompt_version", "split", "gold_version", "created_at", "n",
+                "kappa", "kappa_lo", "kappa_hi")
+        rows = self.con.execute(f"SELECT {', '.join(cols)} FROM calibration_runs ORDER BY created_at, calibration_id"
+                                ).fetchall()
+        return [dict(zip(cols, r, strict=True)) for r in rows]

@@ -252,5 +252,31 @@ def m006_coverage_and_silver_key(con: duckdb.DuckDBPyConnection) -> None:
         GROUP BY ALL""")
 
 
+def m007_review_pulls(con: duckdb.DuckDBPyConnection) -> None:
+    """Label Studio review pulls with their inter-annotator agreement, and the label-renaming probe's flip rate."""
+    con.execute("""
+        CREATE TABLE review_pulls (
+            pull_id VARCHAR PRIMARY KEY,
+            label_studio_url VARCHAR,
+            project VARCHAR,
+            project_id INTEGER,
+            gold_path VARCHAR,
+            n_tasks INTEGER,
+            n_labels INTEGER,
+            n_items_new INTEGER,
+            n_items_updated INTEGER,
+            n_ties INTEGER,
+            annotators JSON,
+            fleiss_kappa DOUBLE,
+            fleiss_n INTEGER,
+            krippendorff_alpha DOUBLE,
+            pairwise_kappa JSON,
+            problems JSON,
+            pulled_at TIMESTAMP DEFAULT current_timestamp
+        )""")
+    con.execute("ALTER TABLE calibration_runs ADD COLUMN rename_flip_rate DOUBLE")
+
+
 MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs, m004_scoring_results,
-                               m005_origins_run_status_input_problems, m006_coverage_and_silver_key]
+                               m005_origins_run_status_input_problems, m006_coverage_and_silver_key,
+                               m007_review_pulls]

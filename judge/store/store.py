@@ -21,6 +21,7 @@ from judge.store.items import ItemsMixin
 from judge.store.migrations import MIGRATIONS
 from judge.store.problems import ProblemsMixin
 from judge.store.queries import QueriesMixin
+from judge.store.review import ReviewMixin
 from judge.store.runs import RunsMixin, now
 from judge.store.scores import ScoresMixin
 from judge.store.shards import ShardsMixin
@@ -54,7 +55,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, SilverMixin, CalibrationMixin,
-            QueriesMixin, ShardsMixin):
+            QueriesMixin, ShardsMixin, ReviewMixin):
     """A medjudge DuckDB file. Open with `Store(path)` (read-write, migrated) or `Store.readonly(path)`."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:

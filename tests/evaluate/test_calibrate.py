@@ -171,3 +171,105 @@ def test_cascade_calibration_reports_llm_calls_saved(tmp_path, stub_server):
     offline = calibrate(gold, judge=make_judge("offline"), db=tmp_path / "c.duckdb", split="test", progress=False,
                         n_boot=50)
     assert offline.llm_calls_saved is None
+
+
+def lettered_oracle(consensus: dict[str, str], answer_codes: bool = False):  # type: ignore[no-untyped-def]
+    """A judge that reads the letter of the consensus category off the prompt (or answers codes, when asked)."""
+    import re
+
+    from judge.core.taxonomy import load_taxonomy
+
+    zh = {c.zh: c.code for c in load_taxonomy().categories}
+    base, _ = oracle(consensus)
+
+    def respond(body):  # type: ignore[no-untyped-def]
+        system = body["messages"][0]["content"]
+        shown = {zh[name]: letter for letter, name in re.findall(r"^- `([A-H])` \((\S+) /", system, re.MULTILINE)}
+        code = json.loads(base(body))["category"]
+        if not shown or answer_codes:
+            return verdict_json(code, 0.8)
+        return verdict_json(shown[code], 0.8)
+
+    return respond
+
+
+def test_renaming_probe_maps_letters_back_and_reports_flips(tmp_path, stub_server, gold_file):
+    path, consensus = gold_file
+    server = stub_server(lettered_oracle(consensus))
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    res = calibrate(path, judge=judge, db=tmp_path / "r.duckdb", split="test", probe_orders=3, probe_rename=True,
+                    progress=False, n_boot=50)
+    renamed = res.robustness["renamed"]
+    assert renamed["flip_rate"] == 0.0 and renamed["all_orders_identical"] == 1.0 and renamed["n_unmapped"] == 0
+    assert len(renamed["judge_ids"]) == 3 and judge.judge_id not in renamed["judge_ids"]
+    assert server.count == 40 * (1 + 2 + 3)  # codes, 2 more orders, 3 lettered orders
+    lettered = [b for b in server.requests if "- `A` (" in b["messages"][0]["content"]]
+    assert len(lettered) == 120 and all("`omission`" not in b["messages"][0]["content"] for b in lettered)
+    with Store(tmp_path / "r.duckdb") as st:
+        _, rows = st.query("SELECT flip_rate, rename_flip_rate FROM calibration_runs")
+        assert rows == [(0.0, 0.0)]
+        _, cats = st.query(f"SELECT count(*) FROM verdicts WHERE judge_id = '{renamed['judge_ids'][1]}' "
+                           "AND category IN (SELECT unnest(?::VARCHAR[]))", [list(CATEGORY_CODES)])
+        assert cats == [(40,)]  # stored as codes, never as letters
+
+
+def test_renaming_probe_never_accepts_an_unmapped_answer(tmp_path, stub_server, gold_file):
+    path, consensus = gold_file
+    server = stub_server(lettered_oracle(consensus, answer_codes=True))  # answers codes where letters are asked
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    res = calibrate(path, judge=judge, db=tmp_path / "u.duckdb", split="test", probe_rename=True, progress=False,
+                    n_boot=50)
+    renamed = res.robustness["renamed"]
+    assert renamed["n_unmapped"] == 40 and renamed["flip_rate"] is None
+    with Store(tmp_path / "u.duckdb") as st:
+        _, rows = st.query(f"SELECT status, category, error FROM verdicts WHERE judge_id = '{renamed['judge_ids'][0]}'")
+    assert {(s, c) for s, c, _ in rows} == {("needs_review", None)} and "category" in rows[0][2]
+
+
+def test_compare_to_gives_the_paired_difference_on_the_same_items(tmp_path, stub_server, gold_file):
+    from judge.evaluate.paired import paired_kappa_difference
+
+    path, consensus = gold_file
+    db = tmp_path / "c.duckdb"
+    good, _ = oracle(consensus)
+    worse, wrong = oracle(consensus, corrupt=set(sorted(consensus)[::3]), seed=2)
+    a = LLMJudge(JudgeSettings(model="openai/stub-a", api_base=stub_server(worse).base_url, **fast_settings()))
+    b = LLMJudge(JudgeSettings(model="openai/stub-b", api_base=stub_server(good).base_url, **fast_settings()))
+    with pytest.raises(ValueError, match=f"judge {a.judge_id} has no verdicts on the 40 gold items"):
+        calibrate(path, judge=b, db=db, split="test", progress=False, compare_to=a.judge_id)
+    first = calibrate(path, judge=a, db=db, split="test", progress=False, n_boot=200)
+    res = calibrate(path, judge=b, db=db, split="test", progress=False, n_boot=200, compare_to=a.judge_id)
+    cmp = res.comparison
+    assert cmp is not None and cmp.n == 40 and res.compare_to == a.judge_id
+    assert cmp.kappa_a == pytest.approx(first.kappa) and cmp.kappa_b == pytest.approx(1.0)
+    ids = sorted(consensus)
+    expected = paired_kappa_difference([consensus[i] for i in ids], [wrong.get(i, consensus[i]) for i in ids],
+                                       [consensus[i] for i in ids], n_boot=200)
+    assert cmp.difference == pytest.approx(1.0 - first.kappa) and cmp.ci == pytest.approx(expected.ci)
+    assert cmp.b_better  # 14 of 40 answers changed: the better judge wins beyond the interval
+
+
+def test_cli_prints_the_renaming_probe_and_the_comparison(tmp_path, stub_server, gold_file):
+    import re
+
+    from typer.testing import CliRunner
+
+    from judge.cli.app import app
+
+    path, consensus = gold_file
+    server = stub_server(lettered_oracle(consensus))
+    db = tmp_path / "cli.duckdb"
+    common = ["calibrate", "--gold", str(path), "--split", "test", "--api-base", server.base_url, "--db", str(db),
+              "--no-progress", "--transport", "direct"]
+    first = CliRunner().invoke(app, [*common, "--model", "openai/stub-a"])
+    assert first.exit_code == 0, first.output
+    judge_a = LLMJudge(JudgeSettings(model="openai/stub-a", api_base=server.base_url)).judge_id
+    res = CliRunner().invoke(app, [*common, "--model", "openai/stub-b", "--probe-rename", "--compare-to", judge_a],
+                             terminal_width=200)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "renaming probe (A–H): flip rate │ 0.000" in text and "answers not mapped (needs_review) │ 0" in text
+    assert f"Δκ vs {judge_a} (same 40 items, paired" in text and "│ +0.000 [+0.000, +0.000] │" in text
+    assert re.search(rf"κ of {judge_a} on those items\s+│\s+1\.000", res.output)
+    missing = CliRunner().invoke(app, [*common, "--model", "openai/stub-b", "--compare-to", "nosuchjudge"])
+    assert missing.exit_code == 2 and "judge nosuchjudge has no verdicts on the 40 gold items" in missing.output

@@ -79,3 +79,25 @@ def test_save_load_select(tmp_path: Path) -> None:
     assert extra not in select_split([*items, extra], splits, "train")
     with pytest.raises(ValueError):
         select_split(items, splits, "validation")  # type: ignore[arg-type]
+
+
+def test_extend_splits_never_moves_an_item_and_approaches_the_ratios():
+    from judge.gold.splits import extend_splits
+
+    def item(i: int, code: str) -> GoldItem:
+        return GoldItem(item_id=f"r{i:03d}", question="q", response="r", labels=[GoldLabel(annotator="a", category=code)])
+
+    existing = {"r000": "test", "r001": "test"}  # both omission, both in test
+    items = [item(0, "omission"), item(1, "omission")]
+    grown = dict(existing)
+    for batch in range(10):  # ten review rounds of 2 omission + 1 hallucination item each
+        items += [item(10 + 3 * batch + k, "omission" if k < 2 else "hallucination") for k in range(3)]
+        nxt = extend_splits(grown, items, (0.5, 0.2, 0.3), seed=1)
+        assert all(nxt[i] == s for i, s in grown.items())  # nothing already assigned moves
+        assert set(nxt) == {g.item_id for g in items}
+        grown = nxt
+    omission = Counter(grown[g.item_id] for g in items if g.consensus == "omission")
+    hallucination = Counter(grown[g.item_id] for g in items if g.consensus == "hallucination")
+    assert omission == {"train": 11, "dev": 4, "test": 7}  # 22 items: 0.5/0.2/0.3 of 22 = 11/4.4/6.6
+    assert hallucination == {"train": 5, "dev": 2, "test": 3}
+    assert extend_splits(grown, items, (0.5, 0.2, 0.3), seed=1) == grown

@@ -157,3 +157,32 @@ def test_injection_in_response_is_fenced_and_flagged(stub_server, items, transpo
     assert "prompt_injection_suspected" in v.flags
     text = chat_text(server.requests[0])
     assert text.count("<<<END RESPONSE>>>") == 1  # the response cannot close the fence itself
+
+
+def test_lettered_judge_maps_letters_to_codes_and_refuses_anything_else(stub_server):
+    import re
+
+    from judge.core.models import Item
+    from judge.core.taxonomy import CATEGORY_CODES
+
+    order = list(reversed(CATEGORY_CODES))  # A = medical_language_generation_deficiency, ..., H = omission
+    answers = iter(["C", "omission", "Z", "B"])
+
+    def respond(body):  # type: ignore[no-untyped-def]
+        return json.dumps({"category": next(answers), "rationale": "r", "evidence": "", "confidence": 0.7,
+                           "secondary": ["H"]})
+
+    server = stub_server(respond)
+    base = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings(max_retries=1)))
+    judge = base.with_category_order(order, letters=True)
+    assert judge.judge_id not in (base.judge_id, base.with_category_order(order).judge_id)
+    assert "category_labels" not in base.identity() and judge.identity()["category_labels"] == "letters"
+    item = Item(item_id="x", question="问题", response="回答")
+    system = judge.messages(item)[0]["content"]
+    assert re.findall(r"^- `([A-H])`", system, re.MULTILINE) == list("ABCDEFGH")
+    assert not any(f"`{c}`" in system for c in CATEGORY_CODES)
+    v = judge.judge(item)
+    assert v.status == "ok" and v.category == order[2] and v.secondary == ["omission"]
+    v = judge.judge(item)  # "omission" and then "Z": neither is a letter shown, so nothing validates
+    assert v.status == "needs_review" and v.category is None and "category" in v.error and v.attempts == 2
+    assert judge.judge(item).category == order[1]

@@ -109,7 +109,13 @@ def test_empty_dev_split_is_allowed_only_for_optimizers_that_do_not_select(tmp_p
     path = tmp_path / "splits.json"
     save_splits(splits, path, seed=0, ratios=(0.5, 0.0, 0.5))
     policy = Policy.from_gold(load_gold(GOLD))
-    r = run("labeled_fewshot", tmp_path / "a", policy, splits=path)
+    from judge.optimize.run import NotBetterError
+
+    with pytest.raises(NotBetterError, match="no dev examples to compare on"):  # nothing shows it is better
+        run("labeled_fewshot", tmp_path / "a", policy, splits=path)
+    assert not (tmp_path / "a.md").exists()
+    r = run("labeled_fewshot", tmp_path / "a", policy, splits=path, force=True)
+    assert r.better is False and r.forced and "(written with --force)" in (tmp_path / "a.md").read_text("utf-8")
     assert r.n_dev == 0 and r.dev_before is None and r.dev_after.n == 0 and r.dev_after.accuracy is None
     assert r.n_demos == 8
     with pytest.raises(ConfigError, match="dev split"):

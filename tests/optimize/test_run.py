@@ -61,6 +61,8 @@ def test_optimize_over_http_then_calibrate_before_and_after(server, tmp_path):
     assert any(len(b["messages"]) > 2 for b in dspy_requests)  # demos sent as earlier turns
     assert r.dev_before is not None and r.dev_before.accuracy == pytest.approx(1 / 8)
     assert r.dev_after.accuracy == 1.0
+    assert r.better is True and r.dev_difference is not None and r.dev_difference.ci[0] > 0
+    assert "dev_verdict: better than the base prompt beyond the CI" in Path(r.prompt_path).read_text("utf-8")
     assert Path(r.prompt_path) == tmp_path / "prompts" / "judge_opt.md"
     assert json.loads(Path(r.state_path).read_text(encoding="utf-8"))["predict"]["demos"]
     # calibration: same model, base prompt vs exported prompt, on the 8 test items
@@ -139,3 +141,42 @@ def test_cli_optimize(server, tmp_path):
                                    "--out", str(out)])
     assert bad.exit_code == 2 and "unknown optimizer" in bad.output
     assert "worked examples" in chat_text(server.requests[-1]).lower()
+
+
+class DemoConfused(Policy):
+    """A model that knows every category from its definition but answers the default once shown demos."""
+
+    def category(self, messages):  # type: ignore[no-untyped-def]
+        if any(m["role"] == "assistant" for m in messages[:-1]) or '"category": "' in messages[0]["content"]:
+            return self.default
+        return super().category(messages)
+
+
+def test_a_worse_optimized_prompt_is_refused_unless_forced(stub_server, tmp_path):
+    from judge.cli.optimize import register
+
+    server = stub_server(responder_for(DemoConfused.from_gold(load_gold(GOLD), use_definitions=True)))
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """medjudge"""
+
+    register(app)
+    out = tmp_path / "judge_worse"
+    args = ["optimize", "--gold", str(GOLD), "--optimizer", "labeled_fewshot", "--model", "openai/stub",
+            "--api-base", server.base_url, "--out", str(out), "--no-cache", "--no-progress"]
+    res = CliRunner().invoke(app, args)
+    text = " ".join(res.output.split())
+    assert res.exit_code == 3, res.output
+    assert "NOT better than the base prompt on dev" in text and "base kappa 1.000" in text
+    assert "optimized kappa 0.000" in text and "difference -1.000" in text
+    assert not out.with_suffix(".md").exists() and not (tmp_path / "judge_worse.dspy.json").exists()
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "NOT better than the base prompt on dev beyond the bootstrap CI; written because of --force" in " ".join(
+        forced.output.split())
+    header = out.with_suffix(".md").read_text(encoding="utf-8").split("-->")[0]
+    assert re.search(r"dev_score_base: kappa 1\.000 \[1\.000, 1\.000\], accuracy 1\.000, n 8", header)
+    assert re.search(r"dev_score_optimized: kappa 0\.000 \[\S+, \S+\], accuracy 0\.125, n 8", header)
+    assert "dev_kappa_difference: -1.000 [" in header and "dev_verdict: NOT better" in header

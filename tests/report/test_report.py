@@ -151,7 +151,7 @@ def test_html_report_numbers(db, tmp_path) -> None:
     assert "κ = 0.612 [0.500, 0.900]" in html
     assert "<script" not in html and "<link" not in html and "http" not in html.replace("http-equiv", "")
     pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(pngs) == 3  # distribution, confusion matrix, reliability diagram
+    assert len(pngs) == 4  # distribution, κ over time, confusion matrix, reliability diagram
     assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
@@ -253,3 +253,29 @@ def test_html_renders_in_headless_chromium(db, tmp_path) -> None:
     img = mpimg.imread(png)
     assert img.shape[:2] == (2000, 1280)
     assert img[..., :3].std() > 0.05  # not a blank page
+
+
+def test_drift_section_from_real_calibration_runs(tmp_path, stub_server) -> None:
+    from judge.core.settings import JudgeSettings
+    from judge.evaluate.calibrate import calibrate
+    from judge.llm.judge import LLMJudge
+    from judge.run.factory import make_judge
+    from judge.testing import verdict_json
+    from tests.conftest import GOLD, fast_settings
+
+    db = tmp_path / "drift.duckdb"
+    first = calibrate(GOLD, judge=make_judge("offline"), db=db, split="test", progress=False, n_boot=200)
+    server = stub_server(lambda body: verdict_json("omission", 0.5))  # a judge that drifted to one category
+    bad = LLMJudge(JudgeSettings(model="openai/drifted", api_base=server.base_url, **fast_settings()))
+    second = calibrate(GOLD, judge=bad, db=db, split="test", progress=False, n_boot=200)
+    with Store(db) as store:
+        data = load_report_data(store)
+    assert [p.calibration_id for p in data.drift] == [first.calibration_id, second.calibration_id]
+    assert data.drift[0].kappa == pytest.approx(first.kappa) and data.drift[1].kappa == pytest.approx(second.kappa)
+    (w,) = data.drift_warnings
+    assert w.split == "test" and w.newest.judge_id == bad.judge_id and w.drop == pytest.approx(first.kappa - second.kappa)
+    md = build_report(db, tmp_path / "r.md", fmt="md").read_text(encoding="utf-8")
+    assert "### Drift: κ over time" in md and f"**Drift on split test:** the newest calibration `{second.calibration_id}`" in md
+    assert (tmp_path / "r_drift.png").exists()
+    html = build_report(db, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'alt="kappa over time"' in html and "drift-warning" in html
