@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from judge.evaluate.calibrate import CalibrationResult
     from judge.gold.gold_set import GoldSummary
     from judge.medbench.scoring_run import ScoreSummary
+    from judge.optimize.run import OptimizeResult
     from judge.review.pull import PullResult
     from judge.review.push import PushResult
 
@@ -180,6 +181,16 @@ def score(inputs: list[str | Path], *, db: str | Path, prompts: str | Path | Non
         recall_judge = LLMRecallJudge(JudgeSettings(model=recall_model, api_base=api_base, api_key=api_key))
     return score_outputs(inputs, db=db, prompts=prompts, key=key, recall_threshold=recall_threshold,
                          recall_judge=recall_judge, progress=progress, silver_min_agreement=silver_min_agreement)
+
+
+def optimize_prompt(gold: str | Path, optimizer: str, model: str, out: str | Path, *, max_demos: int = 8,
+                    **options: Any) -> OptimizeResult:
+    """DSPy optimisation of the judge prompt on the gold set (`judge.optimize.optimize`), with at most `max_demos`
+    worked examples (at most 4 of them bootstrapped); `options` go to `optimize` (api_base, teacher_model, db, ...)."""
+    from judge.optimize import OptimizerBudget, optimize
+
+    budget = OptimizerBudget(max_labeled_demos=max_demos, max_bootstrapped_demos=min(4, max_demos))
+    return optimize(gold, optimizer, model, out, budget=budget, **options)
 
 
 def report(db: str | Path, out: str | Path = "report.html", fmt: str = "html", judge_id: str | None = None) -> Path:

@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from judge.cli.options import ApiBaseOpt, ApiKeyOpt, fail, user_errors
-
-EXIT_NOT_BETTER = 3
-"""The optimized program did not beat the base program on dev beyond the CI: nothing was written."""
+from judge.cli.options import EXIT_NOT_BETTER, ApiBaseOpt, ApiKeyOpt, fail, user_errors
 
 
 def _num(x: float | None) -> str:
@@ -59,16 +56,16 @@ def optimize_cmd(
     The export is the base template plus the optimized instructions and the demos as worked examples; run it with
     `medjudge label --prompt prompts/NAME.md`. Its content hash is its version, so it gets its own judge_id.
     """
+    from judge.api import optimize_prompt
     from judge.cli.console import console, err_console
-    from judge.optimize import OptimizerBudget, optimize
     from judge.optimize.run import NotBetterError
 
-    budget = OptimizerBudget(max_labeled_demos=max_demos, max_bootstrapped_demos=min(4, max_demos))
     try:
-        r = optimize(gold, optimizer, model, out, api_base=api_base, api_key=api_key, teacher_model=teacher_model,
-                     reflection_model=reflection_model, splits=splits, seed=seed, db=db, base_prompt=base_prompt,
-                     cache=not no_cache, cache_dir=cache_dir, max_tokens=max_tokens, timeout_s=timeout,
-                     concurrency=concurrency, progress=progress, budget=budget, force=force)
+        r = optimize_prompt(gold, optimizer, model, out, max_demos=max_demos, api_base=api_base, api_key=api_key,
+                            teacher_model=teacher_model, reflection_model=reflection_model, splits=splits, seed=seed,
+                            db=db, base_prompt=base_prompt, cache=not no_cache, cache_dir=cache_dir,
+                            max_tokens=max_tokens, timeout_s=timeout, concurrency=concurrency, progress=progress,
+                            force=force)
     except NotBetterError as e:
         fail(e, EXIT_NOT_BETTER)
     except user_errors() as e:

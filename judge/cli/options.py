@@ -14,6 +14,9 @@ EXIT_USAGE = 2
 EXIT_FAILED_ITEMS = 3
 """The run finished, but some items got no verdict (status failed): the summary lists the errors; re-running
 retries them."""
+EXIT_NOT_BETTER = 3
+"""`optimize`: the optimised prompt is not better than the base prompt on dev beyond the bootstrap CI (nothing
+written; --force writes it)."""
 EXIT_BUSY = 4
 """The database is in use by another process."""
 EXIT_INTERRUPTED = 130
