@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 import time
 import warnings
 from collections import Counter
@@ -111,6 +112,21 @@ class JudgeActor:
         return rows.append_column("block_cpu_s", pa.array(cpu, pa.float64()))
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise ConfigError at once when `address` (host:port, optionally ray://) does not accept a TCP connection;
+    Ray itself would keep retrying for minutes. "auto" and "local" are left to Ray."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if address in ("auto", "local") or not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        raise ConfigError(f"could not reach the Ray cluster at {address}: {e.strerror or type(e).__name__}; "
+                          "start it with `ray start --head` on that machine, or fix --ray-address / RAY_ADDRESS") from e
+
+
 @contextmanager
 def ray_connection(address: str | None, cpus: int | None) -> Iterator[Any]:
     """Ray, connected: the running instance of this process if there is one, else the cluster at `address` (or
@@ -124,9 +140,12 @@ def ray_connection(address: str | None, cpus: int | None) -> Iterator[Any]:
     env = {"env_vars": {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}}
     try:
         if address:
+            check_reachable(address)
             ray.init(address=address, runtime_env=env, **quiet)
         else:
             ray.init(num_cpus=max(os.cpu_count() or 1, cpus or 1), include_dashboard=False, runtime_env=env, **quiet)
+    except ConfigError:
+        raise
     except Exception as e:  # noqa: BLE001 - any failure to start or reach Ray is the user's to fix
         where = f"the Ray cluster at {address}" if address else "a Ray instance in this process"
         raise ConfigError(f"could not start or reach {where}: {type(e).__name__}: {e}") from e

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -297,3 +298,20 @@ def test_an_api_key_reaches_the_server_but_no_shard_db_or_ray_log(ray_instance, 
     leaked = [p for p in Path(ray_instance.temp_folder).rglob("*") if p.is_file() and not p.is_symlink()
               and p.stat().st_size < 50_000_000 and key.encode() in p.read_bytes()]
     assert leaked == [], f"the key is in Ray's files: {leaked}"
+
+
+def test_an_unreachable_ray_address_is_a_config_error_at_once():
+    from judge.core.exceptions import ConfigError
+    from judge.run.ray_engine import check_reachable
+
+    with socket.socket() as s:  # a port nothing listens on: bound, then closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(ConfigError, match=f"could not reach the Ray cluster at {address}"):
+            check_reachable(address, timeout=2)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        check_reachable(f"127.0.0.1:{listener.getsockname()[1]}")  # reachable: no error
+    check_reachable("auto")  # left to Ray
