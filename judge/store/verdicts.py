@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +49,29 @@ def check_verdict_table(data: pa.Table) -> None:
         raise ValueError(f"category must be one of {list(CATEGORY_CODES)}")
 
 
+_OBJECT_COLUMNS = tuple(c for c in VERDICT_COLUMNS if c != "run_id")
+_JSON_COLUMNS = frozenset({"secondary", "flags"})
+_INT_COLUMNS = frozenset({"prompt_tokens", "completion_tokens", "attempts"})
+_FLOAT_COLUMNS = frozenset({"confidence", "latency_ms", "cost_usd"})
+
+
+def verdicts_table(verdicts: Sequence[Verdict], run_id: str | None = None) -> pa.Table:
+    """Verdict objects as one Arrow table of `VERDICT_COLUMNS` (secondary and flags as JSON text), built column-wise:
+    one attribute getter per verdict and typed Arrow arrays, so no per-row dicts and no type inference."""
+    import pyarrow as pa
+
+    n = len(verdicts)
+    values = zip(*map(attrgetter(*_OBJECT_COLUMNS), verdicts), strict=True) if n else [()] * len(_OBJECT_COLUMNS)
+    columns: dict[str, pa.Array] = {"run_id": pa.array([run_id] * n, pa.string())}
+    for c, column in zip(_OBJECT_COLUMNS, values, strict=True):
+        if c in _JSON_COLUMNS:
+            columns[c] = pa.array([json.dumps(x) if x else "[]" for x in column], pa.string())
+        else:
+            columns[c] = pa.array(column, pa.int32() if c in _INT_COLUMNS else
+                                  pa.float64() if c in _FLOAT_COLUMNS else pa.string())
+    return pa.table({c: columns[c] for c in VERDICT_COLUMNS})
+
+
 class VerdictsMixin:
     """Store methods for the verdicts and judges tables."""
 
@@ -60,12 +84,7 @@ class VerdictsMixin:
 
     def write_verdicts(self, verdicts: Sequence[Verdict], run_id: str | None = None) -> None:
         """Write a batch of verdicts in one transaction; (item_id, judge_id) is replaced, never duplicated."""
-        plain = [c for c in VERDICT_COLUMNS if c not in ("run_id", "secondary", "flags")]
-        columns: dict[str, list[Any]] = {c: [getattr(v, c) for v in verdicts] for c in plain}
-        columns["run_id"] = [run_id] * len(verdicts)
-        columns["secondary"] = [json.dumps(v.secondary) for v in verdicts]
-        columns["flags"] = [json.dumps(v.flags) for v in verdicts]
-        self._upsert_verdicts(columns)
+        self._upsert_verdicts(verdicts_table(verdicts, run_id))
 
     def write_verdict_table(self, table: pa.Table | pd.DataFrame, run_id: str | None = None) -> int:
         """Bulk-write verdict rows given as columns (Arrow or pandas, `VERDICT_COLUMNS` names; missing ones are null).
