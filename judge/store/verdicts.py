@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -49,26 +50,36 @@ def check_verdict_table(data: pa.Table) -> None:
         raise ValueError(f"category must be one of {list(CATEGORY_CODES)}")
 
 
-_OBJECT_COLUMNS = tuple(c for c in VERDICT_COLUMNS if c != "run_id")
-_JSON_COLUMNS = frozenset({"secondary", "flags"})
+_KEYS = ("item_id", "judge_id")
+_UPSERT = ("ON CONFLICT (item_id, judge_id) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in VERDICT_COLUMNS if c not in _KEYS) + ", created_at = now()")
+_JSON_COLUMNS = ("secondary", "flags")
 _INT_COLUMNS = frozenset({"prompt_tokens", "completion_tokens", "attempts"})
 _FLOAT_COLUMNS = frozenset({"confidence", "latency_ms", "cost_usd"})
 
 
-def verdicts_table(verdicts: Sequence[Verdict], run_id: str | None = None) -> pa.Table:
-    """Verdict objects as one Arrow table of `VERDICT_COLUMNS` (secondary and flags as JSON text), built column-wise:
-    one attribute getter per verdict and typed Arrow arrays, so no per-row dicts and no type inference."""
+@lru_cache(maxsize=1)
+def _row_type() -> pa.StructType:
+    """The Arrow struct of a Verdict's scalar fields, typed as their columns."""
     import pyarrow as pa
 
-    n = len(verdicts)
-    values = zip(*map(attrgetter(*_OBJECT_COLUMNS), verdicts), strict=True) if n else [()] * len(_OBJECT_COLUMNS)
-    columns: dict[str, pa.Array] = {"run_id": pa.array([run_id] * n, pa.string())}
-    for c, column in zip(_OBJECT_COLUMNS, values, strict=True):
-        if c in _JSON_COLUMNS:
-            columns[c] = pa.array([json.dumps(x) if x else "[]" for x in column], pa.string())
-        else:
-            columns[c] = pa.array(column, pa.int32() if c in _INT_COLUMNS else
-                                  pa.float64() if c in _FLOAT_COLUMNS else pa.string())
+    return pa.struct([pa.field(c, pa.int32() if c in _INT_COLUMNS else pa.float64() if c in _FLOAT_COLUMNS
+                               else pa.string()) for c in VERDICT_COLUMNS if c not in ("run_id", *_JSON_COLUMNS)])
+
+
+def verdicts_table(verdicts: Sequence[Verdict], run_id: str | None = None) -> pa.Table:
+    """Verdict objects as one Arrow table of `VERDICT_COLUMNS` (secondary and flags as JSON text).
+
+    Arrow reads every verdict's field dict in one pass (no Python tuple or dict per row, nothing for the garbage
+    collector to scan), typed as the columns are; only the two list fields are turned into JSON text in Python.
+    """
+    import pyarrow as pa
+
+    rows = pa.array(list(map(vars, verdicts)), type=_row_type())
+    columns = dict(zip(_row_type().names, rows.flatten(), strict=True))
+    columns["run_id"] = pa.array([run_id] * len(verdicts), pa.string())
+    for c in _JSON_COLUMNS:
+        columns[c] = pa.array([json.dumps(x) if x else "[]" for x in map(attrgetter(c), verdicts)], pa.string())
     return pa.table({c: columns[c] for c in VERDICT_COLUMNS})
 
 
@@ -110,12 +121,8 @@ class VerdictsMixin:
         self._upsert_verdicts(pa.table(columns))
         return n
 
-    def _upsert_verdicts(self, data: pa.Table | dict[str, list[Any]]) -> None:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in VERDICT_COLUMNS if c not in ("item_id", "judge_id"))
-        self.insert_batch(
-            "verdicts", VERDICT_COLUMNS, data,
-            f"ON CONFLICT (item_id, judge_id) DO UPDATE SET {updates}, created_at = now()",
-        )
+    def _upsert_verdicts(self, data: pa.Table) -> None:
+        self.insert_batch("verdicts", VERDICT_COLUMNS, data, _UPSERT, keys=_KEYS)
 
     def register_judge(self, judge_id: str, identity: dict[str, Any]) -> None:
         """Record a judge's identity (model, prompt version, taxonomy version, settings)."""

@@ -78,3 +78,13 @@ def test_write_verdicts_replaces_rows_and_keeps_every_column(tmp_path):
         kept = st.query("SELECT run_id, status, error, attempts, secondary, flags FROM verdicts WHERE item_id = 'i0'")[1]
         assert kept == [("r1", "failed", "timeout", 3, "[]", "[]")]
         assert st.done_item_ids("j") == {"i1", "i9"}
+
+
+def test_write_verdicts_batches_mixing_new_existing_and_repeated_rows(tmp_path):
+    with Store(tmp_path / "s.duckdb") as st:
+        st.write_verdicts([Verdict(item_id="a", judge_id="j", status="failed", error="x"),
+                           Verdict(item_id="a", judge_id="j", status="failed", error="x")], "r1")
+        assert st.query("SELECT count(*) FROM verdicts")[1] == [(1,)]
+        st.write_verdicts([Verdict(item_id=i, judge_id="j", status="ok", category="omission") for i in "abc"], "r2")
+        assert st.query("SELECT item_id, status, run_id FROM verdicts ORDER BY item_id")[1] == [
+            ("a", "ok", "r2"), ("b", "ok", "r2"), ("c", "ok", "r2")]
