@@ -22,7 +22,6 @@ from sklearn.pipeline import Pipeline
 
 from judge.offline.features import NUMERIC_COLUMNS, FeatureColumns
 
-
 _WHITE_SPACES = re.compile(r"\s\s+")
 
 

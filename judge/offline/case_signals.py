@@ -81,6 +81,8 @@ def allergy_conflict(question: str, response: str) -> float:
 @lru_cache(maxsize=8192)
 def _allergy_classes(question: str) -> tuple[str, ...]:
     """Member patterns of the drug classes the case states an allergy to (one entry per allergen and class)."""
+    if "过敏" not in question:  # every allergen pattern ends with it
+        return ()
     if _NEGATED_ALLERGY.search(question):
         question = _NEGATED_ALLERGY.sub("", question)
     return tuple(members for m in _ALLERGEN.finditer(question) for key, members in _ALLERGY_CLASSES.items()

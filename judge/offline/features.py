@@ -104,17 +104,16 @@ def _max_line_repeat(text: str) -> float:
 # --- facts of a prompt or a reference, shared by every response to it (memoised by text) ---------------------------
 
 class _Known(NamedTuple):
-    """Normalised text of a prompt or reference, with its character bigrams and numbers."""
+    """Normalised text of a prompt or reference, with its numbers."""
 
     norm: str
-    bigrams: frozenset[str]
     numbers: frozenset[str]
 
 
 @lru_cache(maxsize=8192)
 def _known(text: str) -> _Known:
     norm = _norm(text)
-    return _Known(norm, frozenset(_bigrams(norm)), frozenset(_NUMBER.findall(norm)))
+    return _Known(norm, frozenset(_NUMBER.findall(norm)))
 
 
 @lru_cache(maxsize=8192)
@@ -192,7 +191,8 @@ def _novelty_features(x: ItemView) -> dict[str, float]:
     new_drugs = {d for d in drugs if d not in known}
     authority = {m.group(0) for m in _AUTHORITY.finditer(resp)}
     r_bi = _bigrams(resp)
-    in_q, in_ref = r_bi & q.bigrams, r_bi & ref.bigrams
+    # a response bigram is a bigram of the prompt exactly when it occurs in the prompt's text
+    in_q, in_ref = {b for b in r_bi if b in q.norm}, {b for b in r_bi if b in ref.norm}
     return {
         "new_numbers": _log(len(numbers)),
         "new_doses": _log(len(new_doses)),

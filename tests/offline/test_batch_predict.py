@@ -19,7 +19,7 @@ from evals.bench.offline_speed import real_items
 from judge.core.models import Item
 from judge.gold.gold_set import load_gold
 from judge.offline.baseline import BaselineJudge, BaselineModel
-from judge.offline.batch_predict import predict_columns
+from judge.offline.batch_predict import predict_columns, transform_columns
 from judge.offline.cascade import BELOW_TAU, CascadeJudge
 from judge.offline.features import NUMERIC_COLUMNS, clear_memos, feature_columns, item_features, items_frame
 from judge.offline.rules import RULE_NAMES, rule_hits, run_rules
@@ -71,6 +71,13 @@ def test_handed_over_rule_hits_give_the_same_features(items):
     hits = [rule_hits(it) for it in items]
     assert any(h is not None for hs in hits for h in hs.values())
     np.testing.assert_array_equal(feature_columns(items, hits).numeric, feature_columns(items).numeric)
+
+
+def test_transform_columns_equal_the_column_transformer(items, model):
+    reference = model.pipeline.steps[0][1].transform(items_frame(items))
+    fast = transform_columns(model.pipeline, feature_columns(items))
+    assert fast.shape == reference.shape
+    assert abs(fast - reference).max() == 0.0
 
 
 def test_predict_columns_equal_the_pipeline_on_the_frame(items, model):
