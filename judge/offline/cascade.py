@@ -88,7 +88,8 @@ class CascadeJudge:
         ruled = await self.rules.ajudge(item)
         if ruled.status == "ok":
             return self._stamp(ruled)
-        base = await self.baseline.ajudge(item)
+        silent = self.rules.silent_hits()
+        base = self.baseline.judge_batch([item], None if silent is None else [silent])[0]
         if (base.confidence or 0.0) >= self.tau:
             return self._stamp(base)
         if self.llm is None:

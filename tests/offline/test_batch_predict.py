@@ -8,6 +8,7 @@ handed over by the cascade) and `predict_columns`.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import unicodedata
 import warnings
@@ -103,6 +104,16 @@ def test_cascade_batch_equals_the_per_item_reference(items, model):
         assert (v.status, v.category, v.source) == ("ok", classes[best], "baseline")
         assert v.confidence == pytest.approx(float(probs[best]), abs=1e-12)
         assert (BELOW_TAU in v.flags) == (probs[best] < cascade.tau)
+
+
+def test_cascade_item_by_item_equals_its_batch(items, model):
+    cascade = CascadeJudge(RulesJudge(), BaselineJudge(model))
+    some = items[::7]
+    batch = cascade.judge_batch(some)
+    for it, v in zip(some, batch, strict=True):
+        one = asyncio.run(cascade.ajudge(it))
+        assert (one.status, one.category, one.confidence, one.source, one.flags, one.rationale) == (
+            v.status, v.category, v.confidence, v.source, v.flags, v.rationale)
 
 
 def test_rule_hits_agree_with_run_rules(items):
