@@ -214,17 +214,28 @@ class LLMCall:
             calls += 1
             return await self.transport.acreate(**kwargs)
 
+        async def attempt_once() -> tuple[Any, Any]:
+            try:
+                return await self.step.acreate(send, messages, context, self.settings.max_retries, **request)
+            except Exception as e:  # noqa: BLE001 - classified: transient errors are retried
+                marked = classify_error(e)
+                if marked is e:
+                    raise  # keep its own cause (Instructor's: the validation error of the last answer)
+                raise marked from e
+
         try:
-            async for attempt in AsyncRetrying(**transport_retrying(self.settings)):
-                with attempt:
-                    try:
-                        answer, raw = await self.step.acreate(send, messages, context, self.settings.max_retries,
-                                                              **request)
-                    except Exception as e:  # noqa: BLE001 - classified: transient errors are retried
-                        marked = classify_error(e)
-                        if marked is e:
-                            raise  # keep its own cause (Instructor's: the validation error of the last answer)
-                        raise marked from e
+            # the first attempt runs without the retry loop's per-attempt machinery: most calls need no other
+            replay: list[TransientError] = []
+            try:
+                answer, raw = await attempt_once()
+            except TransientError as first:
+                replay.append(first)
+            if replay:  # the retry loop starts from that failure as its attempt 1: the same waits and the same stop
+                async for attempt in AsyncRetrying(**transport_retrying(self.settings)):
+                    with attempt:
+                        if replay:
+                            raise replay.pop()
+                        answer, raw = await attempt_once()
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - becomes a needs_review/failed outcome, or stops the run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from judge.core.taxonomy import CATEGORY_CODES
@@ -77,13 +78,19 @@ SCANNED_FIELDS = ("response", "question", "reference_answer", "task", "options")
 """The item fields scanned for instructions aimed at the judge (all the untrusted text a prompt carries)."""
 
 
+_shared_field_evidence = lru_cache(maxsize=4096)(injection_evidence)
+"""`injection_evidence` remembered by text, for the fields many items share (a benchmark's question, options and
+reference are the same for every model answering it); each response is scanned afresh."""
+
+
 def injection_fields(item: Any) -> list[str]:
     """The fields of `item` that hold a span aimed at the judge."""
     found = []
     for name in SCANNED_FIELDS:
         value = getattr(item, name, None)
         text = "\n".join(value) if isinstance(value, list) else value
-        if isinstance(text, str) and text and injection_evidence(text):
+        scan = injection_evidence if name == "response" else _shared_field_evidence
+        if isinstance(text, str) and text and scan(text):
             found.append(name)
     return found
 

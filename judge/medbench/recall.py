@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Protocol
 
 _CIRCLED = re.compile("[\u2460-\u2473\u2776-\u277f]")  # ① .. ⑳, ❶ .. ❿
@@ -40,11 +41,24 @@ def point_coverage(point: str, response: str) -> float:
 
     A one-character point counts as covered when the character occurs in the response.
     """
-    p, r = _clean_text(point), _clean_text(response)
-    if len(p) <= 1:
-        return float(bool(p) and p in r)
-    want = _bigrams(p)
-    return len(want & _bigrams(r)) / len(want)
+    return point_coverages([point], response)[0]
+
+
+def point_coverages(points: Sequence[str], response: str) -> list[float]:
+    """`point_coverage` of each point against one response (the response is cleaned once)."""
+    r = _clean_text(response)
+    r_bigrams: set[str] | None = None
+    out = []
+    for point in points:
+        p = _clean_text(point)
+        if len(p) <= 1:
+            out.append(float(bool(p) and p in r))
+            continue
+        if r_bigrams is None:
+            r_bigrams = _bigrams(r)
+        want = _bigrams(p)
+        out.append(len(want & r_bigrams) / len(want))
+    return out
 
 
 def recall_offline(points: list[str], response: str, point_threshold: float = 0.5) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +35,17 @@ from judge.evaluate.metrics import agreement_report
 from judge.gold.gold_set import GoldItem, load_gold
 from judge.gold.splits import load_splits, select_split
 from judge.offline.artifact import MODELS_DIR, BaselineMeta, items_hash, load_artifact, save_artifact
-from judge.offline.features import FEATURES_VERSION, features_code_hash, items_frame, make_preprocessor
+from judge.offline.batch_predict import predict_columns
+from judge.offline.features import (
+    FEATURES_VERSION,
+    NUMERIC_COLUMNS,
+    FeatureColumns,
+    feature_columns,
+    features_code_hash,
+    items_frame,
+    make_preprocessor,
+)
+from judge.offline.rules import RuleHit
 from judge.offline.rules_judge import RulesJudge
 from judge.offline.tau import choose_tau
 
@@ -112,7 +122,11 @@ class BaselineModel:
 
     def predict_proba(self, items: Sequence[Item]) -> np.ndarray:
         """Class probabilities, one row per item, columns in `classes` order (rows sum to 1)."""
-        return self.predict_frame(items_frame(items))
+        return self.predict_columns(feature_columns(items))
+
+    def predict_columns(self, data: FeatureColumns) -> np.ndarray:
+        """Class probabilities for `feature_columns` output (the same as `predict_frame` of its `items_frame`)."""
+        return predict_columns(self.pipeline, data)
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Class probabilities for an `items_frame`."""
@@ -138,21 +152,23 @@ class BaselineJudge:
         return {"judge": "baseline", "version": meta.version, "artifact_sha256": meta.sha256[:16],
                 "features_version": meta.features_version}
 
-    def verdicts(self, items: Sequence[Item]) -> list[Verdict]:
-        """Judge many items in one batch."""
+    def verdicts(self, items: Sequence[Item], hits: Sequence[Mapping[str, RuleHit | None]] | None = None
+                 ) -> list[Verdict]:
+        """Judge many items in one batch; `hits` are the items' rule hits when the caller already ran the rules."""
         if not items:
             return []
         t0 = time.perf_counter()
-        frame = items_frame(items)
-        probs = self.baseline.predict_frame(frame)
+        data = feature_columns(items, hits)
+        probs = self.baseline.predict_columns(data)
+        fired = data.numeric[:, [NUMERIC_COLUMNS.index(s) for s in SIGNALS]] >= 0.5
+        order = np.argsort(-probs, axis=1, kind="stable")
         ms = (time.perf_counter() - t0) * 1000 / len(items)
-        return [self._verdict(it, p, frame.iloc[i], ms) for i, (it, p) in enumerate(zip(items, probs, strict=True))]
+        return [self._verdict(it, p, o, f, ms) for it, p, o, f in zip(items, probs, order, fired, strict=True)]
 
-    def _verdict(self, item: Item, probs: np.ndarray, row: pd.Series, ms: float) -> Verdict:
-        order = np.argsort(-probs, kind="stable")
+    def _verdict(self, item: Item, probs: np.ndarray, order: np.ndarray, fired: np.ndarray, ms: float) -> Verdict:
         best, second = order[0], order[1] if len(order) > 1 else order[0]
         classes = self.baseline.classes
-        signals = [s for s in SIGNALS if float(row[s]) >= 0.5]
+        signals = [s for s, on in zip(SIGNALS, fired, strict=True) if on]
         rationale = (f"baseline classifier {self.baseline.meta.version}: P={probs[best]:.2f}; "
                      f"runner-up {classes[second]} P={probs[second]:.2f}"
                      + (f"; signals: {', '.join(signals)}" if signals else ""))
@@ -164,9 +180,10 @@ class BaselineJudge:
         """Judge one item (CPU only, no I/O)."""
         return self.verdicts([item])[0]
 
-    def judge_batch(self, items: Sequence[Item]) -> list[Verdict]:
+    def judge_batch(self, items: Sequence[Item], hits: Sequence[Mapping[str, RuleHit | None]] | None = None
+                    ) -> list[Verdict]:
         """Judge many items in one classifier call (much faster than one by one)."""
-        return self.verdicts(items)
+        return self.verdicts(items, hits)
 
 
 # --- training -----------------------------------------------------------------------------------------------------

@@ -72,7 +72,8 @@ class CascadeJudge:
             raise TypeError("a cascade with an LLM stage judges items one by one (ajudge)")
         ruled = self.rules.judge_batch(items)
         rest = [it for it, v in zip(items, ruled, strict=True) if v.status != "ok"]
-        based = iter(self.baseline.judge_batch(rest))
+        silent = self.rules.silent_hits()
+        based = iter(self.baseline.judge_batch(rest, None if silent is None else [silent] * len(rest)))
         out = []
         for v in ruled:
             if v.status == "ok":
@@ -87,7 +88,8 @@ class CascadeJudge:
         ruled = await self.rules.ajudge(item)
         if ruled.status == "ok":
             return self._stamp(ruled)
-        base = await self.baseline.ajudge(item)
+        silent = self.rules.silent_hits()
+        base = self.baseline.judge_batch([item], None if silent is None else [silent])[0]
         if (base.confidence or 0.0) >= self.tau:
             return self._stamp(base)
         if self.llm is None:

@@ -7,6 +7,7 @@ decides a category on its own. They feed the baseline classifier (judge.offline.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _FEMALE = re.compile(r"女性|女士|女孩|女婴|女童|妇女|孕妇|产妇|[，,、\s(（]女[，,、\s)）]|患者女|^女[，,]|女，\d|（女")
 _MALE = re.compile(r"男性|男士|男孩|男婴|男童|[，,、\s(（]男[，,、\s)）]|患者男|^男[，,]|男，\d|（男")
@@ -74,15 +75,18 @@ def new_ages(question: str, response: str) -> float:
 
 def allergy_conflict(question: str, response: str) -> float:
     """1 when the case states a drug allergy and the response names a drug of that class."""
+    return float(any(re.search(members, response) for members in _allergy_classes(question)))
+
+
+@lru_cache(maxsize=8192)
+def _allergy_classes(question: str) -> tuple[str, ...]:
+    """Member patterns of the drug classes the case states an allergy to (one entry per allergen and class)."""
+    if "过敏" not in question:  # every allergen pattern ends with it
+        return ()
     if _NEGATED_ALLERGY.search(question):
         question = _NEGATED_ALLERGY.sub("", question)
-    hits = 0.0
-    for m in _ALLERGEN.finditer(question):
-        allergen = m.group(1)
-        for key, members in _ALLERGY_CLASSES.items():
-            if key in allergen and re.search(members, response):
-                hits = 1.0
-    return hits
+    return tuple(members for m in _ALLERGEN.finditer(question) for key, members in _ALLERGY_CLASSES.items()
+                 if key in m.group(1))
 
 
 def pregnancy_risk(question: str, response: str) -> float:

@@ -15,8 +15,10 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,9 +28,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from judge.core.models import Item
-from judge.medbench.recall import point_coverage, split_points
-from judge.offline.case_signals import case_signals
-from judge.offline.rules import CHECKS, parse_format_instruction
+from judge.medbench.recall import point_coverages, split_points
+from judge.offline.case_signals import _allergy_classes, case_signals
+from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
+from judge.offline.rules.format_spec import format_spec
 from judge.offline.rules.text import split_instruction
 
 FEATURES_VERSION = "1"
@@ -76,7 +79,7 @@ def _norm(text: str) -> str:
 
 
 def _bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}
+    return set(map(str.__add__, text[:-1], text[1:]))
 
 
 def _log(x: float) -> float:
@@ -98,57 +101,136 @@ def _max_line_repeat(text: str) -> float:
     return float(max(Counter(pieces).values())) if pieces else 0.0
 
 
-def _coverage_features(reference: str | None, response: str) -> dict[str, float]:
-    points = split_points(reference or "")
+# --- facts of a prompt or a reference, shared by every response to it (memoised by text) ---------------------------
+
+class _Known(NamedTuple):
+    """Normalised text of a prompt or reference, with its numbers."""
+
+    norm: str
+    numbers: frozenset[str]
+
+
+@lru_cache(maxsize=8192)
+def _known(text: str) -> _Known:
+    norm = _norm(text)
+    return _Known(norm, frozenset(_NUMBER.findall(norm)))
+
+
+@lru_cache(maxsize=8192)
+def _reference_points(reference: str) -> tuple[str, ...]:
+    return tuple(split_points(reference))
+
+
+@lru_cache(maxsize=8192)
+def _is_choice_prompt(question: str) -> bool:
+    return re.search(r"(?m)^\s*[A-E][.．、]", question) is not None
+
+
+@lru_cache(maxsize=8192)
+def _instruction(question: str) -> str:
+    return split_instruction(question)[0][:400]
+
+
+def clear_memos() -> None:
+    """Empty the per-prompt memos of the features and the rules (they only ever hold derived facts of texts)."""
+    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _allergy_classes):
+        fn.cache_clear()
+    clear_rule_memos()
+
+
+# --- feature groups -------------------------------------------------------------------------------------------------
+
+class ItemView:
+    """One item as the feature groups read it: its texts, and the rule hits (given by the caller, or run once)."""
+
+    __slots__ = ("item", "question", "reference", "response", "_hits")
+
+    def __init__(self, item: Item, hits: Mapping[str, RuleHit | None] | None = None) -> None:
+        self.item = item
+        self.question, self.reference, self.response = item.question, item.reference_answer, item.response
+        self._hits = hits
+
+    @property
+    def hits(self) -> Mapping[str, RuleHit | None]:
+        """Each rule's hit (None: it did not fire), by rule name."""
+        if self._hits is None:
+            self._hits = rule_hits(self.item)
+        return self._hits
+
+
+def _length_features(x: ItemView) -> dict[str, float]:
+    q, ref, resp = x.question, x.reference, x.response
+    n_ref = len((ref or "").strip())
+    return {
+        "len_response": _log(len(resp.strip())),
+        "len_question": _log(len(q)),
+        "len_reference": _log(n_ref),
+        "len_ratio_reference": math.log((len(resp.strip()) + 1) / (n_ref + 1)) if n_ref else 0.0,
+        "n_lines": _log(len([ln for ln in resp.splitlines() if ln.strip()])),
+        "is_choice": float(bool(x.item.options) or _is_choice_prompt(q)),
+    }
+
+
+def _coverage_features(x: ItemView) -> dict[str, float]:
+    points = _reference_points(x.reference or "")
     if not points:
         return {"ref_has_points": 0.0, "ref_recall": 0.0, "ref_cov_mean": 0.0, "ref_cov_min": 0.0, "ref_n_points": 0.0}
-    cov = [point_coverage(p, response) for p in points]
+    cov = point_coverages(points, x.response)
     return {"ref_has_points": 1.0, "ref_recall": sum(c >= 0.5 for c in cov) / len(cov), "ref_cov_mean": sum(cov) / len(cov),
             "ref_cov_min": min(cov), "ref_n_points": _log(len(cov))}
 
 
-def _novelty_features(question: str, reference: str | None, response: str) -> dict[str, float]:
-    known = _norm(question) + "\n" + _norm(reference or "")
-    resp = _norm(response)
-    numbers = set(_NUMBER.findall(resp)) - set(_NUMBER.findall(known))
+def _novelty_features(x: ItemView) -> dict[str, float]:
+    q, ref = _known(x.question), _known(x.reference or "")
+    known = q.norm + "\n" + ref.norm
+    resp = _norm(x.response)
+    numbers = set(_NUMBER.findall(resp)) - q.numbers - ref.numbers
     doses = {m.group(0) for m in _DOSE.finditer(resp)}
     new_doses = {d for d in doses if d not in known}
     drugs = {m.group(0) for m in _DRUG.finditer(resp)}
     new_drugs = {d for d in drugs if d not in known}
     authority = {m.group(0) for m in _AUTHORITY.finditer(resp)}
-    r_bi, q_bi, ref_bi = _bigrams(resp), _bigrams(_norm(question)), _bigrams(_norm(reference or ""))
+    r_bi = _bigrams(resp)
+    # a response bigram is a bigram of the prompt exactly when it occurs in the prompt's text
+    in_q, in_ref = {b for b in r_bi if b in q.norm}, {b for b in r_bi if b in ref.norm}
     return {
         "new_numbers": _log(len(numbers)),
         "new_doses": _log(len(new_doses)),
         "new_drugs": _log(len(new_drugs)),
         "new_authority": _log(len({a for a in authority if a not in known})),
-        "bigrams_in_question": _share(r_bi, q_bi),
-        "bigrams_in_reference": _share(r_bi, ref_bi),
-        "bigrams_novel": 1.0 - _share(r_bi, q_bi | ref_bi) if r_bi else 0.0,
+        "bigrams_in_question": len(in_q) / len(r_bi) if r_bi else 0.0,
+        "bigrams_in_reference": len(in_ref) / len(r_bi) if r_bi else 0.0,
+        "bigrams_novel": 1.0 - len(in_q | in_ref) / len(r_bi) if r_bi else 0.0,
     }
 
 
-def _rule_features(item: Item) -> dict[str, float]:
-    out = {}
-    for name, check in CHECKS.items():
-        hit = check(item)
-        out[f"rule_{name}"] = hit.confidence if hit is not None else 0.0
-    return out
+def _case_features(x: ItemView) -> dict[str, float]:
+    return case_signals(x.question, x.reference, x.response)
 
 
-def _format_features(question: str) -> dict[str, float]:
-    spec = parse_format_instruction(question)
-    return {
+def _rule_features(x: ItemView) -> dict[str, float]:
+    hits = x.hits
+    return {f"rule_{name}": hit.confidence if (hit := hits[name]) is not None else 0.0 for name in CHECKS}
+
+
+@lru_cache(maxsize=8192)
+def _format_features(question: str) -> tuple[tuple[str, float], ...]:
+    spec = format_spec(question)
+    return tuple({
         "fmt_any": float(spec.has_instruction), "fmt_brackets": float(spec.answer_in_brackets),
         "fmt_only_option": float(spec.only_option), "fmt_single": float(spec.choice == "single"),
         "fmt_multiple": float(spec.choice == "multiple"), "fmt_separator": float(spec.separator is not None),
         "fmt_json": float(spec.json_required), "fmt_lines": float(bool(spec.line_labels or spec.line_fields)),
         "fmt_labels": float(bool(spec.allowed_labels)),
-    }
+    }.items())
 
 
-def _style_features(response: str) -> dict[str, float]:
-    text = response.strip()
+def _prompt_format_features(x: ItemView) -> dict[str, float]:
+    return dict(_format_features(x.question))
+
+
+def _style_features(x: ItemView) -> dict[str, float]:
+    text = x.response.strip()
     n = max(len(text), 1)
     return {
         "repetition": repetition_ratio(text),
@@ -168,24 +250,29 @@ def _style_features(response: str) -> dict[str, float]:
     }
 
 
+FEATURE_GROUPS: dict[str, Callable[[ItemView], dict[str, float]]] = {
+    "lengths": _length_features,
+    "coverage": _coverage_features,
+    "novelty": _novelty_features,
+    "case": _case_features,
+    "rules": _rule_features,
+    "format": _prompt_format_features,
+    "style": _style_features,
+}
+"""The named groups of hand-made features, in column order; a new group is one more entry."""
+
+
+def view_features(view: ItemView) -> dict[str, float]:
+    """Every feature group of one item view, merged in `FEATURE_GROUPS` order."""
+    out: dict[str, float] = {}
+    for group in FEATURE_GROUPS.values():
+        out.update(group(view))
+    return out
+
+
 def item_features(item: Item) -> dict[str, float]:
     """Hand-made numeric features of one item (see module doc); keys are the same for every item."""
-    q, ref, resp = item.question, item.reference_answer, item.response
-    n_ref = len((ref or "").strip())
-    return {
-        "len_response": _log(len(resp.strip())),
-        "len_question": _log(len(q)),
-        "len_reference": _log(n_ref),
-        "len_ratio_reference": math.log((len(resp.strip()) + 1) / (n_ref + 1)) if n_ref else 0.0,
-        "n_lines": _log(len([ln for ln in resp.splitlines() if ln.strip()])),
-        "is_choice": float(bool(item.options) or bool(re.search(r"(?m)^\s*[A-E][.．、]", q))),
-        **_coverage_features(ref, resp),
-        **_novelty_features(q, ref, resp),
-        **case_signals(q, ref, resp),
-        **_rule_features(item),
-        **_format_features(q),
-        **_style_features(resp),
-    }
+    return view_features(ItemView(item))
 
 
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(item_features(Item(item_id="-", question="", response="")))
@@ -204,6 +291,36 @@ def items_frame(items: Iterable[Item]) -> pd.DataFrame:
             **item_features(it),
         })
     return pd.DataFrame(rows, columns=[*TEXT_COLUMNS, *CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS])
+
+
+class FeatureColumns(NamedTuple):
+    """Features of many items as columns: what `items_frame` holds, without building a DataFrame row by row."""
+
+    text: dict[str, list[str]]
+    """The text columns (`TEXT_COLUMNS`), one string per item."""
+    categorical: dict[str, list[str]]
+    """The categorical columns (`CATEGORICAL_COLUMNS`), "unknown" when missing."""
+    numeric: np.ndarray
+    """Hand-made features, one row per item, columns in `NUMERIC_COLUMNS` order."""
+
+    def frame(self) -> pd.DataFrame:
+        """The same columns as an `items_frame` DataFrame."""
+        numeric = pd.DataFrame(self.numeric, columns=list(NUMERIC_COLUMNS))
+        return pd.concat([pd.DataFrame({**self.text, **self.categorical}), numeric], axis=1)
+
+
+def feature_columns(items: Sequence[Item], hits: Sequence[Mapping[str, RuleHit | None]] | None = None) -> FeatureColumns:
+    """The features of many items as columns (the fast path of `items_frame`); `hits` gives each item's rule hits
+    when the caller already ran the rules, so they are not run again."""
+    views = [ItemView(it, None if hits is None else hits[i]) for i, it in enumerate(items)]
+    numeric = np.array([list(view_features(v).values()) for v in views], dtype=float).reshape(len(items),
+                                                                                              len(NUMERIC_COLUMNS))
+    return FeatureColumns(
+        text={"response": [it.response for it in items], "instruction": [_instruction(it.question) for it in items]},
+        categorical={"task": [it.task or "unknown" for it in items],
+                     "dimension": [it.dimension or "unknown" for it in items]},
+        numeric=numeric,
+    )
 
 
 def make_preprocessor(ngram_max: int = 3, min_df: int = 2, use_instruction: bool = False,

@@ -11,7 +11,7 @@ from judge.core.exceptions import ConfigError
 from judge.core.models import Item, Verdict
 from judge.core.settings import make_judge_id
 from judge.core.taxonomy import load_taxonomy
-from judge.offline.rules import RULE_NAMES, run_rules
+from judge.offline.rules import RULE_NAMES, RuleHit, run_rules
 
 NO_RULE_FIRED = "no rule fired; the rules judge covers unanswered/output_error/format_mismatch only"
 """Error text of the needs_review verdict given when no rule fires."""
@@ -58,6 +58,11 @@ class RulesJudge:
         """Judge name, rule-source version, enabled rules and taxonomy version."""
         return {"judge": "rules", "rules_version": rules_version(), "enabled": list(self.enabled),
                 "taxonomy_version": self._taxonomy_version}
+
+    def silent_hits(self) -> dict[str, RuleHit | None] | None:
+        """Every rule's hit on an item this judge abstained on, when that is known without running them again: with
+        every rule enabled, abstaining means that no rule fired. None when only some rules are enabled."""
+        return dict.fromkeys(RULE_NAMES) if self.enabled == RULE_NAMES else None
 
     def judge(self, item: Item) -> Verdict:
         """Judge one item synchronously."""

@@ -32,8 +32,9 @@ from judge.run.verdict_writer import VerdictWriter
 from judge.store import Store
 
 Source = str | Path | pd.DataFrame | Iterable[Item | InputError]
-BATCH_CHUNK = 256
-"""Items per call of a batch-capable (offline) judge."""
+BATCH_CHUNK = 2048
+"""Items per call of a batch-capable (offline) judge: large enough that each distinct prompt and answer text is
+processed once for many items, small enough that a stopped run loses about a second of work."""
 _COUNTS = re.compile(r"\b(after|within) \d+(?:\.\d+)? (call|attempt|s\b)")
 _DETAILS = re.compile(r"'[^']*'|\"[^\"]*\"|\d+\.\d+|\d{4,}")
 

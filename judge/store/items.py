@@ -40,7 +40,7 @@ class ItemsMixin:
         for i in range(0, len(rows), 50_000):
             chunk = rows[i:i + 50_000]
             self.insert_batch("items", cols, {c: [r[c] for r in chunk] for c in cols},
-                              f"ON CONFLICT (item_id) DO UPDATE SET {updates}")
+                              f"ON CONFLICT (item_id) DO UPDATE SET {updates}", keys=("item_id",))
 
     def origins_of(self: Store, item_ids: Sequence[str]) -> dict[str, str | None]:
         """{item_id: origin} of the stored items among `item_ids` (origin None: a benchmark or input item)."""

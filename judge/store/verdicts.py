@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +50,39 @@ def check_verdict_table(data: pa.Table) -> None:
         raise ValueError(f"category must be one of {list(CATEGORY_CODES)}")
 
 
+_KEYS = ("item_id", "judge_id")
+_UPSERT = ("ON CONFLICT (item_id, judge_id) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in VERDICT_COLUMNS if c not in _KEYS) + ", created_at = now()")
+_JSON_COLUMNS = ("secondary", "flags")
+_INT_COLUMNS = frozenset({"prompt_tokens", "completion_tokens", "attempts"})
+_FLOAT_COLUMNS = frozenset({"confidence", "latency_ms", "cost_usd"})
+
+
+@lru_cache(maxsize=1)
+def _row_type() -> pa.StructType:
+    """The Arrow struct of a Verdict's scalar fields, typed as their columns."""
+    import pyarrow as pa
+
+    return pa.struct([pa.field(c, pa.int32() if c in _INT_COLUMNS else pa.float64() if c in _FLOAT_COLUMNS
+                               else pa.string()) for c in VERDICT_COLUMNS if c not in ("run_id", *_JSON_COLUMNS)])
+
+
+def verdicts_table(verdicts: Sequence[Verdict], run_id: str | None = None) -> pa.Table:
+    """Verdict objects as one Arrow table of `VERDICT_COLUMNS` (secondary and flags as JSON text).
+
+    Arrow reads every verdict's field dict in one pass (no Python tuple or dict per row, nothing for the garbage
+    collector to scan), typed as the columns are; only the two list fields are turned into JSON text in Python.
+    """
+    import pyarrow as pa
+
+    rows = pa.array(list(map(vars, verdicts)), type=_row_type())
+    columns = dict(zip(_row_type().names, rows.flatten(), strict=True))
+    columns["run_id"] = pa.array([run_id] * len(verdicts), pa.string())
+    for c in _JSON_COLUMNS:
+        columns[c] = pa.array([json.dumps(x) if x else "[]" for x in map(attrgetter(c), verdicts)], pa.string())
+    return pa.table({c: columns[c] for c in VERDICT_COLUMNS})
+
+
 class VerdictsMixin:
     """Store methods for the verdicts and judges tables."""
 
@@ -60,12 +95,7 @@ class VerdictsMixin:
 
     def write_verdicts(self, verdicts: Sequence[Verdict], run_id: str | None = None) -> None:
         """Write a batch of verdicts in one transaction; (item_id, judge_id) is replaced, never duplicated."""
-        plain = [c for c in VERDICT_COLUMNS if c not in ("run_id", "secondary", "flags")]
-        columns: dict[str, list[Any]] = {c: [getattr(v, c) for v in verdicts] for c in plain}
-        columns["run_id"] = [run_id] * len(verdicts)
-        columns["secondary"] = [json.dumps(v.secondary) for v in verdicts]
-        columns["flags"] = [json.dumps(v.flags) for v in verdicts]
-        self._upsert_verdicts(columns)
+        self._upsert_verdicts(verdicts_table(verdicts, run_id))
 
     def write_verdict_table(self, table: pa.Table | pd.DataFrame, run_id: str | None = None) -> int:
         """Bulk-write verdict rows given as columns (Arrow or pandas, `VERDICT_COLUMNS` names; missing ones are null).
@@ -91,12 +121,8 @@ class VerdictsMixin:
         self._upsert_verdicts(pa.table(columns))
         return n
 
-    def _upsert_verdicts(self, data: pa.Table | dict[str, list[Any]]) -> None:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in VERDICT_COLUMNS if c not in ("item_id", "judge_id"))
-        self.insert_batch(
-            "verdicts", VERDICT_COLUMNS, data,
-            f"ON CONFLICT (item_id, judge_id) DO UPDATE SET {updates}, created_at = now()",
-        )
+    def _upsert_verdicts(self, data: pa.Table) -> None:
+        self.insert_batch("verdicts", VERDICT_COLUMNS, data, _UPSERT, keys=_KEYS)
 
     def register_judge(self, judge_id: str, identity: dict[str, Any]) -> None:
         """Record a judge's identity (model, prompt version, taxonomy version, settings)."""

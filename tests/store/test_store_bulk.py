@@ -56,3 +56,35 @@ def test_bulk_table_rejects_invalid_rows_and_writes_nothing(tmp_path, columns, m
         with pytest.raises(ValueError, match=message):
             st.write_verdict_table(pa.table(columns))
         assert st.query("SELECT count(*) FROM verdicts")[1] == [(0,)]
+
+
+def test_write_verdicts_replaces_rows_and_keeps_every_column(tmp_path):
+    first = [Verdict(item_id=f"i{k}", judge_id="j", status="failed", error="timeout", attempts=3) for k in range(5)]
+    again = [Verdict(item_id="i1", judge_id="j", status="ok", category="omission", confidence=0.75, rationale="r",
+                     evidence="e", secondary=["hallucination"], source="baseline", model="m", prompt_version="p",
+                     prompt_hash="h", latency_ms=1.5, prompt_tokens=10, completion_tokens=2, cost_usd=0.001,
+                     attempts=1, flags=["below_tau", "prompt_injection_suspected"]),
+             Verdict(item_id="i9", judge_id="j", status="needs_review", error="bad json")]
+    with Store(tmp_path / "s.duckdb") as st:
+        st.write_verdicts(first, "r1")
+        st.write_verdicts(again, "r2")
+        st.write_verdicts([], "r3")
+        assert st.query("SELECT count(*), count(DISTINCT item_id) FROM verdicts")[1] == [(6, 6)]
+        row = st.query("SELECT item_id, run_id, status, category, rationale, evidence, confidence, secondary, error, "
+                       "source, model, prompt_version, prompt_hash, latency_ms, prompt_tokens, completion_tokens, "
+                       "cost_usd, attempts, flags FROM verdicts WHERE item_id = 'i1'")[1][0]
+        assert row == ("i1", "r2", "ok", "omission", "r", "e", 0.75, '["hallucination"]', None, "baseline", "m", "p",
+                       "h", 1.5, 10, 2, 0.001, 1, '["below_tau", "prompt_injection_suspected"]')
+        kept = st.query("SELECT run_id, status, error, attempts, secondary, flags FROM verdicts WHERE item_id = 'i0'")[1]
+        assert kept == [("r1", "failed", "timeout", 3, "[]", "[]")]
+        assert st.done_item_ids("j") == {"i1", "i9"}
+
+
+def test_write_verdicts_batches_mixing_new_existing_and_repeated_rows(tmp_path):
+    with Store(tmp_path / "s.duckdb") as st:
+        st.write_verdicts([Verdict(item_id="a", judge_id="j", status="failed", error="x"),
+                           Verdict(item_id="a", judge_id="j", status="failed", error="x")], "r1")
+        assert st.query("SELECT count(*) FROM verdicts")[1] == [(1,)]
+        st.write_verdicts([Verdict(item_id=i, judge_id="j", status="ok", category="omission") for i in "abc"], "r2")
+        assert st.query("SELECT item_id, status, run_id FROM verdicts ORDER BY item_id")[1] == [
+            ("a", "ok", "r2"), ("b", "ok", "r2"), ("c", "ok", "r2")]

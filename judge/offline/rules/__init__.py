@@ -26,6 +26,20 @@ CHECKS: dict[str, Callable[[Item], RuleHit | None]] = {
 }
 
 
+def rule_hits(item: Item) -> dict[str, RuleHit | None]:
+    """Every check's result on one item (None: it did not fire), in decision order."""
+    return {name: check(item) for name, check in CHECKS.items()}
+
+
+def clear_rule_memos() -> None:
+    """Empty the rules' per-prompt memos (format instruction, labels, option letters of each prompt text)."""
+    from judge.offline.rules import format_spec, output_error, text
+
+    for fn in (format_spec.format_spec, text.output_label, text._input_labels, text._query_option_letters,
+               output_error._labels_pattern, output_error._prompt_content):
+        fn.cache_clear()
+
+
 def run_rules(item: Item, enabled: Iterable[str] | None = None) -> RuleHit | None:
     """Run the enabled checks (default: all) in decision order; return the first hit or None."""
     wanted = set(RULE_NAMES if enabled is None else enabled)
@@ -48,6 +62,8 @@ __all__ = [
     "check_format",
     "check_output_error",
     "check_unanswered",
+    "clear_rule_memos",
     "parse_format_instruction",
+    "rule_hits",
     "run_rules",
 ]

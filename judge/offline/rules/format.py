@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from judge.core.models import Item
-from judge.offline.rules.format_spec import FormatSpec, parse_format_instruction
+from judge.offline.rules.format_spec import FormatSpec, format_spec
 from judge.offline.rules.hit import RuleHit, clip, trim
 from judge.offline.rules.text import content_chars, label_of, nonempty_lines, option_letters, output_label
 
@@ -203,7 +203,7 @@ def _check_labels(item: Item, spec: FormatSpec, text: str) -> RuleHit | None:
 
 def check_format(item: Item) -> RuleHit | None:
     """Check the response against the prompt's format instruction; None when fine or nothing to check."""
-    spec = parse_format_instruction(item.question)
+    spec = format_spec(item.question)
     text = item.response
     if not spec.has_instruction or not text.strip():
         return None

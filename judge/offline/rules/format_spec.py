@@ -77,11 +77,12 @@ def _labels(block: str) -> list[str]:
 
 def parse_format_instruction(question: str) -> FormatSpec:
     """Read the format instruction at the top of a prompt (before its worked example)."""
-    return _parse(question).model_copy(deep=True)
+    return format_spec(question).model_copy(deep=True)
 
 
-@lru_cache(maxsize=512)
-def _parse(question: str) -> FormatSpec:
+@lru_cache(maxsize=4096)
+def format_spec(question: str) -> FormatSpec:
+    """`parse_format_instruction` without the copy: one shared object per prompt, which callers must not change."""
     head, example = split_instruction(question)
     spec = FormatSpec(
         answer_in_brackets=bool(_BRACKETS.search(head)),

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
 from judge.core.models import Item
-from judge.offline.rules.format_spec import parse_format_instruction
+from judge.offline.rules.format_spec import format_spec
 from judge.offline.rules.hit import RuleHit, clip, clip_tail
 from judge.offline.rules.text import content_chars, has_letters, input_labels, nonempty_lines
 
@@ -90,12 +91,12 @@ def _repetition(text: str) -> RuleHit | None:
 
 
 def _template_continued(item: Item, text: str) -> RuleHit | None:
-    spec = parse_format_instruction(item.question)
+    spec = format_spec(item.question)
     labels = input_labels(item.question, exclude=[*spec.line_labels, *spec.line_fields])
     if not labels:
         return None
-    pattern = re.compile(r"^\W*(?:" + "|".join(map(re.escape, sorted(labels))) + r")\s*[：:]", re.MULTILINE)
-    prompt = content_chars(item.question)
+    pattern = _labels_pattern(frozenset(labels))
+    prompt = _prompt_content(item.question)
     for m in pattern.finditer(text):
         if not text[: m.start()].strip():
             continue
@@ -106,6 +107,16 @@ def _template_continued(item: Item, text: str) -> RuleHit | None:
         return RuleHit(rule="output_error", category="output_error", evidence=evidence, confidence=0.8,
                        rationale="After answering, the response goes on generating a new example of the prompt template.")
     return None
+
+
+@lru_cache(maxsize=4096)
+def _labels_pattern(labels: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(r"^\W*(?:" + "|".join(map(re.escape, sorted(labels))) + r")\s*[：:]", re.MULTILINE)
+
+
+@lru_cache(maxsize=4096)
+def _prompt_content(question: str) -> str:
+    return content_chars(question)
 
 
 def _open_brackets(text: str) -> int:

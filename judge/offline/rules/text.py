@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 # A worked example follows the format instruction in MedBench prompts ("任务示例：", "示例：", "示例1").
 _EXAMPLE_MARKER = re.compile(r"任务示例|示例\s*(?:如下)?\s*[：:1１一]")
@@ -22,9 +23,22 @@ def split_instruction(question: str) -> tuple[str, str]:
     return question[: m.start()], question[m.start() :]
 
 
+class _DropNonContent(dict[int, int | None]):
+    """str.translate table that keeps letters and digits (Unicode categories L* and N*) and drops every other
+    character; each code point's category is looked up once, then served from the dict."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = code if unicodedata.category(chr(code))[0] in "LN" else None
+        self[code] = kept
+        return kept
+
+
+_CONTENT_TABLE = _DropNonContent()
+
+
 def content_chars(text: str) -> str:
     """Letters and digits of `text` only (punctuation, symbols and whitespace removed)."""
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+    return text.translate(_CONTENT_TABLE)
 
 
 def has_letters(text: str) -> bool:
@@ -43,6 +57,7 @@ def nonempty_lines(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip()]
 
 
+@lru_cache(maxsize=4096)
 def output_label(question: str) -> str | None:
     """The label the prompt ends with, i.e. where the answer goes ("答", "实体识别", "医生"), if any."""
     lines = nonempty_lines(question)
@@ -56,11 +71,15 @@ def input_labels(question: str, exclude: Iterable[str] = ()) -> set[str]:
     least twice in the prompt (once in the worked example, once in the query) count. `exclude` removes
     labels that belong to the required output format (e.g. CMeEE entity types).
     """
-    excluded = set(exclude)
+    return set(_input_labels(question, frozenset(exclude)))
+
+
+@lru_cache(maxsize=4096)
+def _input_labels(question: str, excluded: frozenset[str]) -> frozenset[str]:
     lines = nonempty_lines(question)
     out = output_label(question)
     if out is None:
-        return set()
+        return frozenset()
     found: set[str] = set()
     for line in reversed(lines[:-1]):
         stripped = line.strip()
@@ -69,7 +88,7 @@ def input_labels(question: str, exclude: Iterable[str] = ()) -> set[str]:
         label = label_of(line)
         if label and label != out and label not in excluded and question.count(label + "：") + question.count(label + ":") >= 2:
             found.add(label)
-    return found
+    return frozenset(found)
 
 
 def query_part(question: str) -> str:
@@ -84,8 +103,14 @@ def query_part(question: str) -> str:
 
 def option_letters(question: str, options: list[str] | None) -> set[str]:
     """Option letters of a choice question, from `options` or else from the query's option lines."""
-    source = options if options else query_part(question).splitlines()
-    return {m.group(1) for o in source if (m := _OPTION_LINE.match(o))}
+    if options:
+        return {m.group(1) for o in options if (m := _OPTION_LINE.match(o))}
+    return set(_query_option_letters(question))
+
+
+@lru_cache(maxsize=4096)
+def _query_option_letters(question: str) -> frozenset[str]:
+    return frozenset(m.group(1) for o in query_part(question).splitlines() if (m := _OPTION_LINE.match(o)))
 
 
 def is_dialogue_turn(question: str) -> bool:

@@ -1,0 +1,106 @@
+"""Class probabilities of a fitted baseline pipeline for many items, from feature columns instead of a DataFrame.
+
+`predict_columns` gives what `pipeline.predict_proba(items_frame(items))` gives, with less work per item: the
+fitted ColumnTransformer's blocks are applied one by one to the columns of `judge.offline.features.FeatureColumns`
+(each distinct text is vectorised once: a prompt's instruction head, or a short answer such as "<A>", recurs over
+many items; a plain character n-gram vectoriser counts each text's n-grams with a Counter), weighted and stacked as
+the ColumnTransformer does, and then passed to the fitted classifier.
+A test checks that both give the same probabilities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
+
+from judge.offline.features import NUMERIC_COLUMNS, FeatureColumns
+
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def _char_wb_grams(text: str, min_n: int, max_n: int) -> list[str]:
+    """The character n-grams of TfidfVectorizer(analyzer="char_wb") of a lower-cased text, in any order: n-grams
+    inside words padded with one space, a word shorter than n counted once as a whole."""
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text).split():
+        w = f" {word} "
+        size = len(w)
+        for n in range(min_n, max_n + 1):
+            if size <= n:
+                grams.append(w)
+                break
+            grams.extend([w[i : i + n] for i in range(size - n + 1)])
+    return grams
+
+
+def _is_plain_char_wb(vectorizer: Any) -> bool:
+    return (isinstance(vectorizer, TfidfVectorizer) and vectorizer.analyzer == "char_wb"
+            and vectorizer.input == "content" and vectorizer.preprocessor is None and not vectorizer.strip_accents
+            and vectorizer.lowercase and not vectorizer.binary and hasattr(vectorizer, "_tfidf"))
+
+
+def _tfidf_char_wb(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
+    """`vectorizer.transform(texts)` for a plain char_wb vectoriser: the same n-grams, counted with a Counter and
+    looked up once per distinct n-gram instead of once per occurrence; sklearn's own idf weighting and norm."""
+    vocabulary = vectorizer.vocabulary_
+    min_n, max_n = vectorizer.ngram_range
+    indices: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for text in texts:
+        for gram, count in Counter(_char_wb_grams(text.lower(), min_n, max_n)).items():
+            j = vocabulary.get(gram)
+            if j is not None:
+                indices.append(j)
+                counts.append(count)
+        indptr.append(len(indices))
+    x = sp.csr_matrix((np.asarray(counts, dtype=vectorizer.dtype), np.asarray(indices, dtype=np.int32),
+                       np.asarray(indptr, dtype=np.int32)), shape=(len(texts), len(vocabulary)))
+    x.sort_indices()
+    return vectorizer._tfidf.transform(x, copy=False)
+
+
+def _unique_transform(transformer: Any, texts: list[str]) -> sp.csr_matrix:
+    """`transformer.transform(texts)` with each distinct text transformed once (rows are independent)."""
+    index: dict[str, int] = {}
+    rows = [index.setdefault(t, len(index)) for t in texts]
+    distinct = list(index)
+    out = _tfidf_char_wb(transformer, distinct) if _is_plain_char_wb(transformer) else transformer.transform(distinct)
+    return sp.csr_matrix(out)[rows]
+
+
+def _block(transformer: Any, columns: str | list[str], data: FeatureColumns) -> Any:
+    if isinstance(columns, str):  # a text block reads one column as a 1-d sequence of strings
+        return _unique_transform(transformer, data.text[columns])
+    if all(c in data.categorical for c in columns):
+        return transformer.transform(pd.DataFrame({c: data.categorical[c] for c in columns}))
+    positions = [NUMERIC_COLUMNS.index(c) for c in columns]
+    return transformer.transform(pd.DataFrame(data.numeric[:, positions], columns=list(columns)))
+
+
+def transform_columns(pipeline: Pipeline, data: FeatureColumns) -> sp.csr_matrix:
+    """The fitted feature step of `pipeline` (a ColumnTransformer) applied to feature columns."""
+    features = pipeline.steps[0][1]
+    weights = features.transformer_weights or {}
+    blocks = []
+    for name, transformer, columns in features.transformers_:
+        if transformer == "drop" or name == "remainder":
+            continue
+        out = _block(transformer, columns, data)
+        weight = weights.get(name)
+        blocks.append(out * weight if weight is not None else out)
+    return sp.hstack([sp.csr_matrix(b) for b in blocks]).tocsr()
+
+
+def predict_columns(pipeline: Pipeline, data: FeatureColumns) -> np.ndarray:
+    """Class probabilities, one row per item (the classes in `pipeline.classes_` order)."""
+    if len(data.numeric) == 0:
+        return np.zeros((0, len(pipeline.classes_)))
+    return np.asarray(pipeline.steps[-1][1].predict_proba(transform_columns(pipeline, data)))
