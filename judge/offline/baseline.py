@@ -37,6 +37,7 @@ from judge.gold.splits import load_splits, select_split
 from judge.offline.artifact import MODELS_DIR, BaselineMeta, items_hash, load_artifact, save_artifact
 from judge.offline.features import FEATURES_VERSION, features_code_hash, items_frame, make_preprocessor
 from judge.offline.rules_judge import RulesJudge
+from judge.offline.screen import screen_all, screen_version
 from judge.offline.tau import choose_tau
 
 SIGNALS = ("sex_conflict", "side_conflict", "allergy_conflict", "pregnancy_risk", "renal_risk", "choice_self_conflict",
@@ -136,19 +137,25 @@ class BaselineJudge:
         """Judge name, artifact version and file hash, features version."""
         meta = self.baseline.meta
         return {"judge": "baseline", "version": meta.version, "artifact_sha256": meta.sha256[:16],
-                "features_version": meta.features_version}
+                "features_version": meta.features_version, "screen": screen_version()}
 
     def verdicts(self, items: Sequence[Item]) -> list[Verdict]:
-        """Judge many items in one batch."""
+        """Judge many items in one batch (features of the response without injected spans; judge.offline.screen)."""
+        seen, flags = screen_all(items)
+        return self.verdicts_screened(seen, flags)
+
+    def verdicts_screened(self, items: Sequence[Item], flags: Sequence[list[str]]) -> list[Verdict]:
+        """Judge items already screened by judge.offline.screen; `flags[i]` go onto the i-th verdict."""
         if not items:
             return []
         t0 = time.perf_counter()
         frame = items_frame(items)
         probs = self.baseline.predict_frame(frame)
         ms = (time.perf_counter() - t0) * 1000 / len(items)
-        return [self._verdict(it, p, frame.iloc[i], ms) for i, (it, p) in enumerate(zip(items, probs, strict=True))]
+        return [self._verdict(it, p, frame.iloc[i], ms, flags[i])
+                for i, (it, p) in enumerate(zip(items, probs, strict=True))]
 
-    def _verdict(self, item: Item, probs: np.ndarray, row: pd.Series, ms: float) -> Verdict:
+    def _verdict(self, item: Item, probs: np.ndarray, row: pd.Series, ms: float, flags: list[str]) -> Verdict:
         order = np.argsort(-probs, kind="stable")
         best, second = order[0], order[1] if len(order) > 1 else order[0]
         classes = self.baseline.classes
@@ -158,7 +165,7 @@ class BaselineJudge:
                      + (f"; signals: {', '.join(signals)}" if signals else ""))
         return Verdict(item_id=item.item_id, judge_id=self.judge_id, status="ok", category=classes[best],
                        confidence=float(probs[best]), rationale=rationale, source="baseline", model=self.model,
-                       latency_ms=ms, attempts=0)
+                       latency_ms=ms, attempts=0, flags=list(flags))
 
     async def ajudge(self, item: Item) -> Verdict:
         """Judge one item (CPU only, no I/O)."""
@@ -202,8 +209,8 @@ def train_baseline(gold: str | Path | Sequence[GoldItem], splits: str | Path | d
     gold_items = load_gold(gold) if isinstance(gold, str | Path) else list(gold)
     split_map = load_splits(splits).splits if isinstance(splits, str | Path) else dict(splits)
     train, dev = _gold_split(gold_items, split_map, "train"), _gold_split(gold_items, split_map, "dev")
-    x_train, y_train = items_frame([g.to_item() for g in train]), [g.consensus or "" for g in train]
-    x_dev, y_dev = items_frame([g.to_item() for g in dev]), [g.consensus or "" for g in dev]
+    x_train, y_train = items_frame(screen_all([g.to_item() for g in train])[0]), [g.consensus or "" for g in train]
+    x_dev, y_dev = items_frame(screen_all([g.to_item() for g in dev])[0]), [g.consensus or "" for g in dev]
     tried: list[tuple[tuple[float, float], int, Pipeline, dict[str, Any]]] = []
     for i, config in enumerate(grid):
         pipe = fit_pipeline(x_train, y_train, config)

@@ -25,6 +25,7 @@ from judge.core.settings import make_judge_id
 from judge.evaluate.metrics import AgreementReport, agreement_report
 from judge.gold.gold_set import GoldItem
 from judge.offline.rules_judge import RulesJudge
+from judge.offline.screen import screen, screen_all
 
 if TYPE_CHECKING:
     from judge.offline.baseline import BaselineJudge
@@ -70,9 +71,10 @@ class CascadeJudge:
         """Judge many items offline: rules one by one, the baseline in one call for the rest (no LLM stage)."""
         if self.llm is not None:
             raise TypeError("a cascade with an LLM stage judges items one by one (ajudge)")
-        ruled = self.rules.judge_batch(items)
-        rest = [it for it, v in zip(items, ruled, strict=True) if v.status != "ok"]
-        based = iter(self.baseline.judge_batch(rest))
+        seen, flags = screen_all(items)
+        ruled = [self.rules.judge_screened(it, f) for it, f in zip(seen, flags, strict=True)]
+        rest = [i for i, v in enumerate(ruled) if v.status != "ok"]
+        based = iter(self.baseline.verdicts_screened([seen[i] for i in rest], [flags[i] for i in rest]))
         out = []
         for v in ruled:
             if v.status == "ok":
@@ -84,10 +86,11 @@ class CascadeJudge:
 
     async def ajudge(self, item: Item) -> Verdict:
         """Judge one item through the stages (see module doc)."""
-        ruled = await self.rules.ajudge(item)
+        seen, flags = screen(item)
+        ruled = self.rules.judge_screened(seen, flags)
         if ruled.status == "ok":
             return self._stamp(ruled)
-        base = await self.baseline.ajudge(item)
+        base = self.baseline.verdicts_screened([seen], [flags])[0]
         if (base.confidence or 0.0) >= self.tau:
             return self._stamp(base)
         if self.llm is None:

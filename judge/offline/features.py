@@ -27,14 +27,17 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from judge.core.models import Item
 from judge.medbench.recall import point_coverage, split_points
-from judge.offline.case_signals import case_signals
+from judge.offline.case_signals import case_signals, option_case_signals
+from judge.offline.claims import claim_features
+from judge.offline.register import register_features
 from judge.offline.rules import CHECKS, parse_format_instruction
 from judge.offline.rules.text import split_instruction
 
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 """Version of the feature definitions; part of every baseline artifact and judge_id."""
 _PKG = Path(__file__).resolve().parents[1]
-_FEATURE_SOURCES = ("offline/features.py", "offline/case_signals.py", "medbench/recall.py", "offline/rules/*.py")
+_FEATURE_SOURCES = ("offline/features.py", "offline/case_signals.py", "offline/claims.py", "offline/register.py",
+                    "medbench/recall.py", "offline/rules/*.py", "offline/screen.py", "llm/injection.py")
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:~|～|-|–)?\s*(?:\d+(?:\.\d+)?)?\s*"
@@ -182,6 +185,9 @@ def item_features(item: Item) -> dict[str, float]:
         **_coverage_features(ref, resp),
         **_novelty_features(q, ref, resp),
         **case_signals(q, ref, resp),
+        **option_case_signals(q, item.options, resp),
+        **claim_features(q, ref, resp),
+        **register_features(q, resp),
         **_rule_features(item),
         **_format_features(q),
         **_style_features(resp),

@@ -273,3 +273,38 @@ def test_cli_prints_the_renaming_probe_and_the_comparison(tmp_path, stub_server,
     assert re.search(rf"κ of {judge_a} on those items\s+│\s+1\.000", res.output)
     missing = CliRunner().invoke(app, [*common, "--model", "openai/stub-b", "--compare-to", "nosuchjudge"])
     assert missing.exit_code == 2 and "judge nosuchjudge has no verdicts on the 40 gold items" in missing.output
+
+
+def test_offline_calibration_stores_the_abstention_curve_and_the_tau_chosen_on_dev(tmp_path):
+    from typer.testing import CliRunner
+
+    from judge.cli.app import app
+    from judge.evaluate.abstention import recommend_tau
+    from judge.run.factory import make_judge
+
+    db = tmp_path / "c.duckdb"
+    res = calibrate(GOLD, judge=make_judge("offline"), db=db, split="test", progress=False, n_boot=50)
+    a = res.abstention
+    assert a is not None and len(a.curve) == 20 and len(a.dev_curve) == 20
+    assert a.curve[0].coverage == 1.0 and a.curve[0].kappa == pytest.approx(res.kappa)
+    assert [p.coverage for p in a.curve] == sorted((p.coverage for p in a.curve), reverse=True)
+    assert (a.recommended_tau, a.rule) == recommend_tau(a.dev_curve)  # chosen on dev, not on the test curve
+    assert a.at_recommended is not None and a.at_recommended.tau == a.recommended_tau
+    dev = calibrate(GOLD, judge=make_judge("offline"), db=db, split="dev", progress=False, n_boot=50)
+    assert dev.abstention is not None and dev.abstention.curve == a.dev_curve  # the same dev verdicts
+    with Store(db) as store:
+        (tau, stored), = store.con.execute("SELECT recommended_tau, abstention FROM calibration_runs "
+                                           "WHERE calibration_id = ?", [res.calibration_id]).fetchall()
+    assert tau == a.recommended_tau and json.loads(stored)["recommended_tau"] == a.recommended_tau
+    out = CliRunner().invoke(app, ["calibrate", "--model", "offline", "--split", "test", "--db", str(db),
+                                   "--no-progress"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert f"--min-confidence {a.recommended_tau:.2f} recommended on dev" in out.output
+
+
+def test_an_llm_judge_without_dev_verdicts_gets_no_recommendation(tmp_path, stub_server):
+    server = stub_server(lambda body: verdict_json("omission", 0.5))
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    res = calibrate(GOLD, judge=judge, db=tmp_path / "c.duckdb", split="test", progress=False, n_boot=20)
+    assert res.abstention is not None and res.abstention.recommended_tau is None
+    assert "split dev first" in res.abstention.note and server.count == 81  # dev was not judged behind the user's back

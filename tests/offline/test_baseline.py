@@ -179,3 +179,17 @@ def test_command_line_trains_and_replaces_old_artifacts(tmp_path, capsys):
     res = CliRunner().invoke(app, ["baseline", "info", "--model", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["n_train"] == 24
+
+
+def test_the_shipped_artifact_is_what_the_training_command_makes(tmp_path):
+    # the one-command recipe: training again on the same gold data gives the same version id and predictions
+    from tests.conftest import GOLD as REAL_GOLD
+
+    res = CliRunner().invoke(app, ["baseline", "train", "--gold", str(REAL_GOLD), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    shipped, again = BaselineModel.load(), BaselineModel.load(tmp_path)
+    assert again.meta.version == shipped.meta.version
+    assert (again.meta.train_sha256, again.meta.dev_sha256) == (shipped.meta.train_sha256, shipped.meta.dev_sha256)
+    assert again.meta.tau == shipped.meta.tau and again.meta.config == shipped.meta.config
+    items = [g.to_item() for g in load_gold(REAL_GOLD)]
+    np.testing.assert_allclose(again.predict_proba(items), shipped.predict_proba(items), rtol=0, atol=1e-9)
