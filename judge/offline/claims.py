@@ -50,8 +50,12 @@ def _quantities(text: str) -> set[tuple[str, str]]:
 
 
 def quantity_claims(question: str, reference: str | None, response: str) -> dict[str, float]:
-    """New quantities of the response, and those that restate a unit of the case or reference with another value."""
-    q, ref, resp = _norm(question), _norm(reference), _norm(response)
+    """New quantities of the response, and those that restate a value or unit of the case or reference with the
+    other part changed."""
+    return _quantity_claims(_norm(question), _norm(reference), _norm(response))
+
+
+def _quantity_claims(q: str, ref: str, resp: str) -> dict[str, float]:
     said, case, keyed = _quantities(resp), _quantities(q), _quantities(ref)
     known = case | keyed
     new = said - known
@@ -70,10 +74,13 @@ def _new_terms(pattern: re.Pattern[str], known: str, text: str) -> int:
 
 def term_claims(question: str, reference: str | None, response: str) -> dict[str, float]:
     """Citations, disease-like and drug-like terms of the response that the question and reference do not contain."""
-    known = _norm(question) + "\n" + _norm(reference)
-    resp = _norm(response)
+    return _term_claims(_norm(question), _norm(reference), _norm(response))
+
+
+def _term_claims(q: str, ref: str, resp: str) -> dict[str, float]:
+    known = q + "\n" + ref
     conditions = {m.group(0)[-4:] for m in _CONDITION.finditer(resp)}
-    drugs_in_question = _norm(question)
+    drugs_in_question = q
     drugs = {m.group(0) for m in _DRUG.finditer(resp)}
     return {
         "new_citations": _log(_new_terms(_CITATION, known, resp)),
@@ -98,18 +105,18 @@ def _values(response: str) -> list[str]:
 
 def extraction_claims(question: str, response: str) -> dict[str, float]:
     """Short values of a structured answer (fields, quoted strings) that do not occur in the question."""
+    return _extraction_claims(_norm(question), response)
+
+
+def _extraction_claims(q: str, response: str) -> dict[str, float]:
     values = _values(response)
     if len(values) < 2:
         return {"unsupported_values": 0.0, "unsupported_value_share": 0.0}
-    q = _norm(question)
     missing = [v for v in values if _norm(v) not in q]
     return {"unsupported_values": _log(len(missing)), "unsupported_value_share": len(missing) / len(values)}
 
 
 def claim_features(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All claim signals of one item (see module doc)."""
-    return {
-        **quantity_claims(question, reference, response),
-        **term_claims(question, reference, response),
-        **extraction_claims(question, response),
-    }
+    q, ref, resp = _norm(question), _norm(reference), _norm(response)
+    return {**_quantity_claims(q, ref, resp), **_term_claims(q, ref, resp), **_extraction_claims(q, response)}
