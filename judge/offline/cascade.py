@@ -25,7 +25,7 @@ from judge.core.settings import make_judge_id
 from judge.evaluate.metrics import AgreementReport, agreement_report
 from judge.gold.gold_set import GoldItem
 from judge.offline.rules_judge import RulesJudge
-from judge.offline.screen import screen, screen_all
+from judge.offline.screen import quote_of, screen, screen_all
 
 if TYPE_CHECKING:
     from judge.offline.baseline import BaselineJudge
@@ -59,8 +59,11 @@ class CascadeJudge:
         if callable(check):
             check()
 
-    def _stamp(self, v: Verdict, flags: Sequence[str] = ()) -> Verdict:
-        return v.model_copy(update={"judge_id": self.judge_id, "model": self.model, "flags": [*v.flags, *flags]})
+    def _stamp(self, v: Verdict, flags: Sequence[str] = (), response: str | None = None) -> Verdict:
+        update: dict[str, object] = {"judge_id": self.judge_id, "model": self.model, "flags": [*v.flags, *flags]}
+        if response is not None:  # a rule's quote of the screened response must quote the original one
+            update["evidence"] = quote_of(v.evidence, response)
+        return v.model_copy(update=update)
 
     @property
     def batchable(self) -> bool:
@@ -76,9 +79,9 @@ class CascadeJudge:
         rest = [i for i, v in enumerate(ruled) if v.status != "ok"]
         based = iter(self.baseline.verdicts_screened([seen[i] for i in rest], [flags[i] for i in rest]))
         out = []
-        for v in ruled:
+        for it, v in zip(items, ruled, strict=True):
             if v.status == "ok":
-                out.append(self._stamp(v))
+                out.append(self._stamp(v, response=it.response))
                 continue
             base = next(based)
             out.append(self._stamp(base) if (base.confidence or 0.0) >= self.tau else self._stamp(base, [BELOW_TAU]))
@@ -89,7 +92,7 @@ class CascadeJudge:
         seen, flags = screen(item)
         ruled = self.rules.judge_screened(seen, flags)
         if ruled.status == "ok":
-            return self._stamp(ruled)
+            return self._stamp(ruled, response=item.response)
         base = self.baseline.verdicts_screened([seen], [flags])[0]
         if (base.confidence or 0.0) >= self.tau:
             return self._stamp(base)

@@ -12,7 +12,7 @@ from judge.core.models import Item, Verdict
 from judge.core.settings import make_judge_id
 from judge.core.taxonomy import load_taxonomy
 from judge.offline.rules import RULE_NAMES, run_rules
-from judge.offline.screen import screen, screen_version
+from judge.offline.screen import quote_of, screen, screen_version
 
 NO_RULE_FIRED = "no rule fired; the rules judge covers unanswered/output_error/format_mismatch only"
 """Error text of the needs_review verdict given when no rule fires."""
@@ -63,7 +63,9 @@ class RulesJudge:
     def judge(self, item: Item) -> Verdict:
         """Judge one item synchronously (the rules see the response without injected spans; see judge.offline.screen)."""
         seen, flags = screen(item)
-        return self.judge_screened(seen, flags)
+        verdict = self.judge_screened(seen, flags)
+        return verdict if seen is item else verdict.model_copy(update={"evidence": quote_of(verdict.evidence,
+                                                                                             item.response)})
 
     def judge_screened(self, item: Item, flags: list[str]) -> Verdict:
         """Judge an item already screened by judge.offline.screen; `flags` go onto the verdict."""

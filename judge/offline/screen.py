@@ -37,6 +37,12 @@ def screen(item: Item) -> tuple[Item, list[str]]:
     return (item if cleaned == item.response else item.model_copy(update={"response": cleaned})), flags
 
 
+def quote_of(evidence: str | None, response: str) -> str | None:
+    """`evidence` when it is a verbatim quote of the original `response`, else "" (a quote of the screened response
+    that spans a removed injection is not one)."""
+    return evidence if not evidence or evidence in response else ""
+
+
 def screen_all(items: Sequence[Item]) -> tuple[list[Item], list[list[str]]]:
     """`screen` over many items: (items as seen, flags per item)."""
     pairs = [screen(it) for it in items]
