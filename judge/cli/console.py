@@ -195,18 +195,20 @@ def calibration_table(r: Any) -> Table:
 
 
 def abstention_table(a: Any, split: str | None) -> Table:
-    """κ and coverage over the threshold τ (this split, and dev where the recommendation was chosen)."""
+    """κ and coverage over the threshold τ (this split, and dev or the cross-validated curve where the recommendation
+    was chosen)."""
     def f(x: float | None) -> str:
         return "—" if x is None else f"{x:.3f}"
 
+    short = "dev" if a.dev_label == "dev" else "cv"
     if a.recommended_tau is not None:
-        title = (f"abstention: --min-confidence {a.recommended_tau:.2f} recommended on dev ({a.rule}, target κ "
+        title = (f"abstention: --min-confidence {a.recommended_tau:.2f} recommended on {a.basis} ({a.rule}, target κ "
                  f"{a.target_kappa:.2f})")
     else:
         title = f"abstention: no τ recommended ({a.note})"
     t = Table(title=title)
     dev = {round(p.tau, 6): p for p in a.dev_curve}
-    for c in ("τ", f"coverage ({split or 'all'})", f"κ ({split or 'all'})", "coverage (dev)", "κ (dev)"):
+    for c in ("τ", f"coverage ({split or 'all'})", f"κ ({split or 'all'})", f"coverage ({short})", f"κ ({short})"):
         t.add_column(c, justify="right")
     for p in a.curve:
         d = dev.get(round(p.tau, 6))

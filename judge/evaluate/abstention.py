@@ -2,7 +2,8 @@
 
 `abstention_curve` scores one split at every τ of a grid: the verdicts kept (status ok and confidence ≥ τ), their
 share of the items (coverage), and κ and accuracy of the kept verdicts against the gold consensus.
-`recommend_tau` picks the threshold on a curve measured on the **dev** split: the smallest τ whose κ on the kept
+`recommend_tau` picks the threshold on a curve measured on the **dev** split (for the offline judges: on the
+out-of-fold verdicts of the baseline, cross-validated on train+dev, since dev is in its training data): the smallest τ whose κ on the kept
 items reaches the target (default 0.80) with at least `min_kept` items kept; when no τ reaches it, the τ with the
 highest κ. `AbstentionSummary` holds the calibrated split's curve, the dev curve and the recommendation, and is
 stored with the calibration run.
@@ -43,7 +44,10 @@ class AbstentionSummary(BaseModel):
     curve: list[AbstentionPoint] = Field(default_factory=list)
     """The calibrated split's curve."""
     dev_curve: list[AbstentionPoint] = Field(default_factory=list)
-    """The dev split's curve the recommendation was chosen on (empty when dev verdicts were not available)."""
+    """The curve the recommendation was chosen on (empty when not available): dev verdicts, or the out-of-fold
+    verdicts stored with an offline judge's baseline (see `dev_label`)."""
+    dev_label: str = "dev"
+    """What `dev_curve` was measured on: `dev`, or `cross-validated on train+dev` (out-of-fold verdicts)."""
     target_kappa: float = TARGET_KAPPA
     """κ the recommendation aims for on dev."""
     recommended_tau: float | None = None
@@ -55,7 +59,12 @@ class AbstentionSummary(BaseModel):
     dev_at_recommended: AbstentionPoint | None = None
     """The dev split at the recommended τ."""
     note: str = ""
-    """Why no recommendation was made, when none was."""
+    """Why no recommendation was made, when none was; or what the recommendation was chosen on."""
+
+    @property
+    def basis(self) -> str:
+        """Where the recommendation was chosen, for display."""
+        return "dev" if self.dev_label == "dev" else f"out-of-fold verdicts ({self.dev_label})"
 
 
 def abstention_curve(y_true: Sequence[str], y_pred: Sequence[str | None], confidences: Sequence[float | None],
@@ -95,12 +104,13 @@ def point_at(curve: Sequence[AbstentionPoint], tau: float | None) -> AbstentionP
 
 
 def summarise(curve: list[AbstentionPoint], dev_curve: list[AbstentionPoint] | None,
-              target_kappa: float = TARGET_KAPPA, note: str = "") -> AbstentionSummary:
-    """Build the stored summary: the split's curve, the dev curve and the τ recommended on it."""
+              target_kappa: float = TARGET_KAPPA, note: str = "", dev_label: str = "dev") -> AbstentionSummary:
+    """Build the stored summary: the split's curve, the dev (or cross-validated) curve and the τ recommended on it."""
     if not dev_curve:
         return AbstentionSummary(curve=curve, target_kappa=target_kappa,
                                  note=note or "no dev verdicts of this judge: no τ recommended")
     tau, rule = recommend_tau(dev_curve, target_kappa)
-    return AbstentionSummary(curve=curve, dev_curve=dev_curve, target_kappa=target_kappa, recommended_tau=tau,
+    return AbstentionSummary(curve=curve, dev_curve=dev_curve, dev_label=dev_label, target_kappa=target_kappa,
+                             recommended_tau=tau,
                              rule=rule, at_recommended=point_at(curve, tau), dev_at_recommended=point_at(dev_curve, tau),
                              note=note if tau is not None else (note or "too few dev verdicts for a recommendation"))

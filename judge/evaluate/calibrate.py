@@ -134,11 +134,30 @@ def probe_orders(codes: list[str], n: int, seed: int = 0) -> list[list[str]]:
     return orders
 
 
+CV_LABEL = "cross-validated on train+dev"
+"""How the curve of an offline judge's out-of-fold verdicts is labelled."""
+CV_NOTE = ("τ recommended on out-of-fold verdicts of the baseline, cross-validated on train+dev: the baseline is "
+           "trained on dev, so judging dev with it would be in-sample")
+"""The stored note of a recommendation made on out-of-fold verdicts."""
+
+
 def _dev_curve(gold: str | Path, split: str | None, splits_path: str | Path | None, judge: Judge, store: Store,
-               own_curve: list[AbstentionPoint]) -> tuple[list[AbstentionPoint] | None, str]:
-    """The judge's abstention curve on the dev split, to recommend τ on: this run's own curve for split dev; the
-    verdicts of an offline (batch) judge computed here, without storing them; else this judge's stored dev verdicts
-    (from `calibrate --split dev`), when every dev item has one."""
+               own_curve: list[AbstentionPoint]) -> tuple[list[AbstentionPoint] | None, str, str]:
+    """The abstention curve to recommend τ on, with a note and its label: for the offline judges built on a baseline
+    artifact (`offline`, `baseline`), the curve of out-of-fold verdicts stored with it; else this run's own curve
+    for split dev; the verdicts of an offline (batch) judge computed here, without storing them; else this judge's
+    stored dev verdicts (from `calibrate --split dev`), when every dev item has one."""
+    cv = getattr(judge, "cv_abstention", None)
+    cv_curve = cv() if callable(cv) else None
+    if cv_curve:
+        return list(cv_curve), CV_NOTE, CV_LABEL
+    curve, note = _split_dev_curve(gold, split, splits_path, judge, store, own_curve)
+    return curve, note, "dev"
+
+
+def _split_dev_curve(gold: str | Path, split: str | None, splits_path: str | Path | None, judge: Judge, store: Store,
+                     own_curve: list[AbstentionPoint]) -> tuple[list[AbstentionPoint] | None, str]:
+    """The judge's abstention curve on the dev split (see `_dev_curve`)."""
     if split == "dev":
         return own_curve, ""
     try:
@@ -241,7 +260,7 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
             comparison = paired_kappa_difference(y_true, pred_other, y_pred, abstain="exclude",  # type: ignore[arg-type]
                                                  n_boot=n_boot, seed=seed)
         curve = abstention_curve(y_true, y_pred, conf)  # type: ignore[arg-type]
-        dev_curve, note = _dev_curve(gold, split, splits_path, judge, store, curve)
+        dev_curve, note, dev_label = _dev_curve(gold, split, splits_path, judge, store, curve)
         uses_llm = bool(judge.identity().get("llm"))
         result = CalibrationResult(
             calibration_id=uuid.uuid4().hex[:16], judge_id=judge.judge_id, model=judge.model, split=split,
@@ -252,7 +271,7 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
             llm_calls_saved=(1 - sources.get("llm", 0) / max(1, len(verdicts))) if uses_llm else None,
             prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
             cost_usd=summary.cost_usd, wall_s=time.perf_counter() - t0,
-            abstention=summarise(curve, dev_curve, note=note),
+            abstention=summarise(curve, dev_curve, note=note, dev_label=dev_label),
         )
         store.insert_calibration(result, run_id=summary.run_id, gold_path=str(gold), gold_version=gold_version(Path(gold)))
         return result

@@ -7,7 +7,8 @@ Routing of one item:
    without one (the pure offline judge, the default) -> the baseline's verdict, flagged `below_tau`.
 So the offline cascade labels every item; `below_tau` marks the labels an LLM judge or a person should check.
 
-tau is chosen on the dev split by `choose_tau` (see there) and stored with the baseline artifact.
+tau is chosen on the baseline's out-of-fold probabilities on train+dev when it is trained (judge.offline.tau) and
+stored with the baseline artifact.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 from judge.core.models import Item, Verdict
 from judge.core.protocol import Judge
 from judge.core.settings import make_judge_id
+from judge.evaluate.abstention import AbstentionPoint
 from judge.evaluate.metrics import AgreementReport, agreement_report
 from judge.gold.gold_set import GoldItem
 from judge.offline.rules_judge import RulesJudge
@@ -64,6 +66,13 @@ class CascadeJudge:
         if response is not None:  # a rule's quote of the screened response must quote the original one
             update["evidence"] = quote_of(v.evidence, response)
         return v.model_copy(update=update)
+
+    def cv_abstention(self) -> list[AbstentionPoint] | None:
+        """The offline cascade's abstention curve on out-of-fold verdicts of the baseline's training pool (every item
+        gets a category whatever tau, so the curve does not depend on it); None with an LLM stage or other rules."""
+        if self.llm is not None or self.rules.identity() != RulesJudge().identity():
+            return None
+        return self.baseline.baseline.meta.oof_abstention.get("offline") or None
 
     @property
     def batchable(self) -> bool:

@@ -49,11 +49,11 @@ def confusion_png(labels: Sequence[str], confusion: Sequence[Sequence[int]]) -> 
 
 
 def abstention_png(summary: AbstentionSummary, split: str | None) -> bytes:
-    """κ of the kept verdicts and coverage against the threshold τ, for the calibrated split (solid) and dev
-    (dashed), with the τ recommended on dev marked."""
+    """κ of the kept verdicts and coverage against the threshold τ, for the calibrated split (solid) and the curve
+    the recommendation was chosen on (dashed: dev, or cross-validated on train+dev), with the recommended τ marked."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     name = split or "all"
-    for curve, style, label in ((summary.curve, "-", name), (summary.dev_curve, "--", "dev")):
+    for curve, style, label in ((summary.curve, "-", name), (summary.dev_curve, "--", summary.dev_label)):
         if not curve:
             continue
         taus = [p.tau for p in curve]
@@ -64,7 +64,7 @@ def abstention_png(summary: AbstentionSummary, split: str | None) -> bytes:
     ax.axhline(summary.target_kappa, color="grey", linestyle=":", linewidth=1, label=f"target κ {summary.target_kappa:.2f}")
     if summary.recommended_tau is not None:
         ax.axvline(summary.recommended_tau, color="#55a868", linewidth=1.5,
-                   label=f"recommended τ {summary.recommended_tau:.2f} (dev)")
+                   label=f"recommended τ {summary.recommended_tau:.2f} ({summary.dev_label})")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("τ (--min-confidence): verdicts below it are held back for review")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from judge.evaluate.abstention import abstention_curve, recommend_tau, summarise
+from judge.evaluate.abstention import AbstentionSummary, abstention_curve, recommend_tau, summarise
 
 a, b, c = "omission", "hallucination", "unanswered"
 Y = [a, b, c, a, b, c, a, b, c, a, b, c]
@@ -35,3 +35,12 @@ def test_summary_without_dev_curve_recommends_nothing():
     assert s.recommended_tau is None and s.note
     s = summarise(curve, curve)
     assert s.recommended_tau == 0.0 and s.at_recommended is not None and s.at_recommended.kappa == pytest.approx(1.0)
+
+
+def test_summary_names_what_the_recommendation_was_chosen_on():
+    curve = abstention_curve(Y, Y, [0.9] * 12)
+    assert summarise(curve, curve).basis == "dev"
+    s = summarise(curve, curve, note="out of fold", dev_label="cross-validated on train+dev")
+    assert s.basis == "out-of-fold verdicts (cross-validated on train+dev)" and s.note == "out of fold"
+    assert AbstentionSummary.model_validate_json(s.model_dump_json()).dev_label == "cross-validated on train+dev"
+    assert AbstentionSummary.model_validate({"curve": []}).dev_label == "dev"  # runs stored before the label

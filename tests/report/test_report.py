@@ -293,7 +293,9 @@ def test_calibration_section_draws_the_abstention_curve(tmp_path) -> None:
         data = load_report_data(store)
     assert data.calibration is not None and data.calibration.abstention == res.abstention
     md = build_report(db, tmp_path / "r.md", fmt="md").read_text(encoding="utf-8")
-    assert f"Recommended on dev: τ = {res.abstention.recommended_tau:.2f}" in md and "![abstention curve]" in md
+    assert (f"Recommended on out-of-fold verdicts (cross-validated on train+dev): τ = "
+            f"{res.abstention.recommended_tau:.2f}") in md and "![abstention curve]" in md
+    assert "would be in-sample" in md
     assert (tmp_path / "r_abstention.png").stat().st_size > 5000
     html = build_report(db, tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'alt="abstention curve: kappa and coverage vs tau"' in html
