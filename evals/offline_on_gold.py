@@ -53,7 +53,7 @@ def main() -> None:
     baseline = BaselineJudge(where=args.model)
     meta = baseline.baseline.meta
     cascade = CascadeJudge(RulesJudge(), baseline)
-    print(f"baseline {meta.version} (trained {meta.trained_at} on {meta.n_train} items, config {meta.config}); "
+    print(f"baseline {meta.version} (trained {meta.trained_at} on {meta.n_train} train + {meta.n_dev} dev items, config {meta.config}); "
           f"tau {cascade.tau:.3f} ({meta.tau_choice.get('rule')}, min coverage {meta.tau_choice.get('min_coverage')})")
     for split in args.splits_to_score:
         items = select_split(gold, splits, split)

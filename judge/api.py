@@ -117,7 +117,7 @@ def calibrate_model(gold: str | Path, *, model: str, db: str | Path, split: str 
     `probe_rename` adds the label-renaming probe; `compare_to` a judge id whose stored verdicts on the same items
     this judge's κ is compared with (paired bootstrap CI of the difference); `min_confidence` calibrates the judge
     that holds back verdicts below it. Every run also reports κ and coverage over the threshold τ and the τ
-    recommended on dev (`CalibrationResult.abstention`).
+    recommended on dev, or out of fold for the offline judges (`CalibrationResult.abstention`).
     """
     from judge.evaluate.calibrate import calibrate
     from judge.run.factory import make_judge

@@ -206,7 +206,7 @@ def abstention_table(a: Any, split: str | None) -> Table:
                  f"{a.target_kappa:.2f})")
     else:
         title = f"abstention: no τ recommended ({a.note})"
-    t = Table(title=title)
+    t = Table(title=title, caption=a.note if a.recommended_tau is not None and a.note else None)
     dev = {round(p.tau, 6): p for p in a.dev_curve}
     for c in ("τ", f"coverage ({split or 'all'})", f"κ ({split or 'all'})", f"coverage ({short})", f"κ ({short})"):
         t.add_column(c, justify="right")

@@ -39,7 +39,7 @@ class AbstentionPoint(BaseModel):
 
 
 class AbstentionSummary(BaseModel):
-    """κ and coverage over τ on the calibrated split, and the τ recommended on dev."""
+    """κ and coverage over τ on the calibrated split, and the τ recommended on dev (or out of fold, `dev_label`)."""
 
     curve: list[AbstentionPoint] = Field(default_factory=list)
     """The calibrated split's curve."""
@@ -49,15 +49,15 @@ class AbstentionSummary(BaseModel):
     dev_label: str = "dev"
     """What `dev_curve` was measured on: `dev`, or `cross-validated on train+dev` (out-of-fold verdicts)."""
     target_kappa: float = TARGET_KAPPA
-    """κ the recommendation aims for on dev."""
+    """κ the recommendation aims for on `dev_curve`."""
     recommended_tau: float | None = None
-    """The recommended --min-confidence, chosen on dev; None without dev verdicts."""
+    """The recommended --min-confidence, chosen on `dev_curve`; None without it."""
     rule: str = ""
     """How it was chosen: `smallest_tau_reaching_target` or `max_kappa` (the target was not reached)."""
     at_recommended: AbstentionPoint | None = None
     """The calibrated split at the recommended τ."""
     dev_at_recommended: AbstentionPoint | None = None
-    """The dev split at the recommended τ."""
+    """`dev_curve` at the recommended τ."""
     note: str = ""
     """Why no recommendation was made, when none was; or what the recommendation was chosen on."""
 

@@ -77,7 +77,8 @@ class CalibrationResult(BaseModel):
     wall_s: float = 0.0
     """Wall time."""
     abstention: AbstentionSummary | None = None
-    """κ and coverage over the confidence threshold τ on this split, and the --min-confidence recommended on dev."""
+    """κ and coverage over the confidence threshold τ on this split, and the --min-confidence recommended on dev
+    (offline judges: on out-of-fold verdicts, cross-validated on train+dev)."""
 
 
 def _nan_to_none(x: float | None) -> float | None:

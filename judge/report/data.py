@@ -193,7 +193,8 @@ class CalibrationView(BaseModel):
     agreement: AgreementReport | None = None
     """Confusion matrix and reliability bins, when the stored report has them."""
     abstention: AbstentionSummary | None = None
-    """κ and coverage over the confidence threshold τ and the τ recommended on dev, when the run stored them."""
+    """κ and coverage over the confidence threshold τ and the τ recommended on dev or out of fold, when the run stored
+    them."""
 
 
 class ReportData(BaseModel):

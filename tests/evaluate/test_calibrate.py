@@ -311,7 +311,7 @@ def test_offline_calibration_recommends_tau_on_the_cross_validated_curve(tmp_pat
     assert out.exit_code == 0, out.output
     assert (f"--min-confidence {a.recommended_tau:.2f} recommended on out-of-fold verdicts (cross-validated on "
             "train+dev)") in " ".join(out.output.split())
-    assert "κ (cv)" in out.output
+    assert "κ (cv)" in out.output and "would be in-sample" in " ".join(out.output.split())
 
 
 def test_an_offline_judge_without_a_cross_validated_curve_is_judged_on_dev(tmp_path):
