@@ -7,8 +7,9 @@ Usage:
 Prints, per split: the baseline alone (kappa with 95% bootstrap CI, accuracy, macro F1, ECE), and the offline
 cascade (rules -> baseline) with the tau stored in the artifact: kappa over all items, kappa on the items
 decided by rules or by the baseline at confidence >= tau, items per stage, and the share of LLM calls a
-rules -> baseline -> LLM cascade would save against an LLM-only judge. The model and tau were chosen on dev,
-so dev numbers are optimistic; test numbers are for reporting only and must not drive any choice.
+rules -> baseline -> LLM cascade would save against an LLM-only judge. The shipped model is fitted on train+dev
+(configuration and tau chosen by cross-validation on them), so dev numbers are in-sample; test numbers are for
+reporting only and must not drive any choice.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main() -> None:
     baseline = BaselineJudge(where=args.model)
     meta = baseline.baseline.meta
     cascade = CascadeJudge(RulesJudge(), baseline)
-    print(f"baseline {meta.version} (trained {meta.trained_at} on {meta.n_train} items, config {meta.config}); "
+    print(f"baseline {meta.version} (trained {meta.trained_at} on {meta.n_train} train + {meta.n_dev} dev items, config {meta.config}); "
           f"tau {cascade.tau:.3f} ({meta.tau_choice.get('rule')}, min coverage {meta.tau_choice.get('min_coverage')})")
     for split in args.splits_to_score:
         items = select_split(gold, splits, split)

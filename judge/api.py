@@ -24,8 +24,11 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
                api_key: str | None = None, prompt: str | None = None, concurrency: int = 8, rpm: float | None = None,
                limit: int | None = None, only_wrong: bool = False, columns: list[str] | None = None,
                progress: bool = True, processes: int = 1, engine: str = "local", ray_address: str | None = None,
-               workers: int | None = None, shards: str | Path | None = None, **settings: Any) -> RunSummary:
+               workers: int | None = None, shards: str | Path | None = None, min_confidence: float | None = None,
+               **settings: Any) -> RunSummary:
     """Label a file (or, with only_wrong, the wrong items already scored in the DB) into the store at `db`.
+
+    `min_confidence`: verdicts below it are stored as needs_review with the category they would have had.
 
     `processes` > 1 judges in that many worker processes; `engine="ray"` judges on Ray Data instead (`workers`
     actors on the cluster at `ray_address`, or a Ray started here; Parquet shards in `shards`, default
@@ -47,7 +50,8 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
         input_files(Path(input))  # a wrong path or an empty folder stops here, before any database is created
     elif not Path(db).is_file():
         raise FileNotFoundError(f"no database at {db}: --only-wrong labels the items 'medjudge score' stored there")
-    judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, **settings)
+    judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, min_confidence=min_confidence,
+                       **settings)
     preflight = getattr(judge, "preflight", None)
     if callable(preflight):
         preflight()
@@ -107,16 +111,19 @@ def calibrate_model(gold: str | Path, *, model: str, db: str | Path, split: str 
                     splits: str | Path | None = None, api_base: str | None = None, api_key: str | None = None,
                     prompt: str | None = None, transport: str = "auto", probe_orders: int = 0,
                     concurrency: int = 8, progress: bool = True, probe_rename: bool = False,
-                    compare_to: str | None = None) -> CalibrationResult:
+                    compare_to: str | None = None, min_confidence: float | None = None) -> CalibrationResult:
     """Build the judge for `model` and run a calibration against the gold consensus (split None = all items).
 
     `probe_rename` adds the label-renaming probe; `compare_to` a judge id whose stored verdicts on the same items
-    this judge's κ is compared with (paired bootstrap CI of the difference).
+    this judge's κ is compared with (paired bootstrap CI of the difference); `min_confidence` calibrates the judge
+    that holds back verdicts below it. Every run also reports κ and coverage over the threshold τ and the τ
+    recommended on dev, or out of fold for the offline judges (`CalibrationResult.abstention`).
     """
     from judge.evaluate.calibrate import calibrate
     from judge.run.factory import make_judge
 
-    judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, transport=transport)
+    judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, transport=transport,
+                       min_confidence=min_confidence)
     return calibrate(gold, judge=judge, db=db, split=split, splits_path=splits, probe_orders=probe_orders,
                      concurrency=concurrency, progress=progress, probe_rename=probe_rename, compare_to=compare_to)
 

@@ -20,11 +20,12 @@ def train(gold: GoldOpt = Path("gold_labels/gold.jsonl"),
           out: Annotated[Path | None, typer.Option(help="Artifact folder (default: the package's shipped models "
                                                    "folder).")] = None,
           min_coverage: Annotated[float, typer.Option("--min-coverage", min=0.0, max=1.0,
-                                                      help="Cascade threshold τ: least share of dev items decided "
-                                                           "offline.")] = 0.5,
+                                                      help="Cascade threshold τ: least share of the train+dev items "
+                                                           "decided offline, out of fold.")] = 0.5,
           keep_old: Annotated[bool, typer.Option("--keep-old", help="Keep other baseline artifacts in the "
                                                  "folder.")] = False) -> None:
-    """Train on the gold train split, choose hyperparameters and τ on dev, save a versioned artifact."""
+    """Pool the gold train and dev splits, choose hyperparameters by repeated 5-fold cross-validation on them, refit
+    on both, choose τ on out-of-fold probabilities, save a versioned artifact."""
     from judge.offline.baseline import train_baseline_file
 
     try:

@@ -13,6 +13,7 @@ from judge.cli.options import (
     ConcurrencyOpt,
     DbOpt,
     GoldOpt,
+    MinConfidenceOpt,
     ModelOpt,
     ProgressOpt,
     PromptOpt,
@@ -41,6 +42,7 @@ def calibrate_cmd(
                                                    "--db: print the κ difference with a paired bootstrap CI.")] = None,
     db: DbOpt = Path("medjudge.duckdb"),
     concurrency: ConcurrencyOpt = 8,
+    min_confidence: MinConfidenceOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Run the judge on the gold items and store a calibration run (κ with CI, macro-F1, confusion, ECE, probe)."""
@@ -51,7 +53,7 @@ def calibrate_cmd(
         res = calibrate_model(gold, model=model, db=db, split=None if split == "all" else split, splits=splits,
                               api_base=api_base, api_key=api_key, prompt=prompt, transport=transport,
                               probe_orders=probe_order, concurrency=concurrency, progress=progress,
-                              probe_rename=probe_rename, compare_to=compare_to)
+                              probe_rename=probe_rename, compare_to=compare_to, min_confidence=min_confidence)
     except user_errors() as e:
         fail(e)
     console.print(calibration_table(res))

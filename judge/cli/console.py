@@ -189,7 +189,33 @@ def calibration_table(r: Any) -> Table:
     grid = Table.grid()
     grid.add_row(t)
     grid.add_row(per)
+    if getattr(r, "abstention", None) is not None:
+        grid.add_row(abstention_table(r.abstention, r.split))
     return grid
+
+
+def abstention_table(a: Any, split: str | None) -> Table:
+    """κ and coverage over the threshold τ (this split, and dev or the cross-validated curve where the recommendation
+    was chosen)."""
+    def f(x: float | None) -> str:
+        return "—" if x is None else f"{x:.3f}"
+
+    short = "dev" if a.dev_label == "dev" else "cv"
+    if a.recommended_tau is not None:
+        title = (f"abstention: --min-confidence {a.recommended_tau:.2f} recommended on {a.basis} ({a.rule}, target κ "
+                 f"{a.target_kappa:.2f})")
+    else:
+        title = f"abstention: no τ recommended ({a.note})"
+    t = Table(title=title, caption=a.note if a.recommended_tau is not None and a.note else None)
+    dev = {round(p.tau, 6): p for p in a.dev_curve}
+    for c in ("τ", f"coverage ({split or 'all'})", f"κ ({split or 'all'})", f"coverage ({short})", f"κ ({short})"):
+        t.add_column(c, justify="right")
+    for p in a.curve:
+        d = dev.get(round(p.tau, 6))
+        mark = " ◀" if a.recommended_tau is not None and abs(p.tau - a.recommended_tau) < 1e-9 else ""
+        t.add_row(f"{p.tau:.2f}{mark}", f(p.coverage), f(p.kappa), f(d.coverage) if d else "—",
+                  f(d.kappa) if d else "—")
+    return t
 
 
 _LINES_SHOWN = 12

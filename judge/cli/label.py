@@ -12,6 +12,7 @@ from judge.cli.options import (
     ApiBaseOpt,
     ApiKeyOpt,
     DbOpt,
+    MinConfidenceOpt,
     ModelOpt,
     ProgressOpt,
     PromptOpt,
@@ -62,6 +63,7 @@ def label_cmd(
                                                  "reference or response sent to the judge, in characters; longer "
                                                  "ones are cut with a note and the verdict flagged "
                                                  "input_truncated.")] = 32_000,
+    min_confidence: MinConfidenceOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Label wrong responses with the judge and store one verdict per item (resumes; never duplicates).
@@ -78,7 +80,8 @@ def label_cmd(
                        concurrency=concurrency, rpm=rpm, limit=limit, only_wrong=only_wrong, columns=column,
                        max_retries=max_retries, timeout_s=timeout, progress=progress, transport=transport,
                        processes=processes, max_field_chars=max_field_chars, transport_retries=retries,
-                       engine=engine, ray_address=ray_address, workers=workers, shards=shards)
+                       engine=engine, ray_address=ray_address, workers=workers, shards=shards,
+                       min_confidence=min_confidence)
     except user_errors() as e:
         fail(e)
     print_run_summary(s)

@@ -40,6 +40,10 @@ GoldOpt = Annotated[Path, typer.Option("--gold", help="Gold JSONL (physician lab
 SplitsOpt = Annotated[Path | None, typer.Option("--splits", help="Splits file (default: splits.json beside the "
                                                 "gold file).")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+MinConfidenceOpt = Annotated[float | None, typer.Option(
+    "--min-confidence", min=0.0, max=1.0, help="Store verdicts whose confidence is below this as needs_review, with "
+    "the category they would have had in the rationale (flag below_min_confidence); 'medjudge calibrate' prints the "
+    "value recommended on dev (offline judges: out of fold on train+dev).")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Concurrent judge calls.")]
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError)

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 
 from judge.core.exceptions import ConfigError
 from judge.core.hashing import content_version
-from judge.core.protocol import Judge
+from judge.core.protocol import Judge, batch_judge_of
+from judge.evaluate.abstention import AbstentionPoint, AbstentionSummary, abstention_curve, summarise
 from judge.evaluate.metrics import AgreementReport, agreement_report, cohen_kappa
 from judge.evaluate.order_robustness import all_orders_identical_share, flip_rate
 from judge.evaluate.paired import KappaDifference, paired_kappa_difference
@@ -75,6 +76,9 @@ class CalibrationResult(BaseModel):
     """Known cost."""
     wall_s: float = 0.0
     """Wall time."""
+    abstention: AbstentionSummary | None = None
+    """κ and coverage over the confidence threshold τ on this split, and the --min-confidence recommended on dev
+    (offline judges: on out-of-fold verdicts, cross-validated on train+dev)."""
 
 
 def _nan_to_none(x: float | None) -> float | None:
@@ -129,6 +133,50 @@ def probe_orders(codes: list[str], n: int, seed: int = 0) -> list[list[str]]:
         if o not in orders:
             orders.append(o)
     return orders
+
+
+CV_LABEL = "cross-validated on train+dev"
+"""How the curve of an offline judge's out-of-fold verdicts is labelled."""
+CV_NOTE = ("τ recommended on out-of-fold verdicts of the baseline, cross-validated on train+dev: the baseline is "
+           "trained on dev, so judging dev with it would be in-sample")
+"""The stored note of a recommendation made on out-of-fold verdicts."""
+
+
+def _dev_curve(gold: str | Path, split: str | None, splits_path: str | Path | None, judge: Judge, store: Store,
+               own_curve: list[AbstentionPoint]) -> tuple[list[AbstentionPoint] | None, str, str]:
+    """The abstention curve to recommend τ on, with a note and its label: for the offline judges built on a baseline
+    artifact (`offline`, `baseline`), the curve of out-of-fold verdicts stored with it; else this run's own curve
+    for split dev; the verdicts of an offline (batch) judge computed here, without storing them; else this judge's
+    stored dev verdicts (from `calibrate --split dev`), when every dev item has one."""
+    cv = getattr(judge, "cv_abstention", None)
+    cv_curve = cv() if callable(cv) else None
+    if cv_curve:
+        return list(cv_curve), CV_NOTE, CV_LABEL
+    curve, note = _split_dev_curve(gold, split, splits_path, judge, store, own_curve)
+    return curve, note, "dev"
+
+
+def _split_dev_curve(gold: str | Path, split: str | None, splits_path: str | Path | None, judge: Judge, store: Store,
+                     own_curve: list[AbstentionPoint]) -> tuple[list[AbstentionPoint] | None, str]:
+    """The judge's abstention curve on the dev split (see `_dev_curve`)."""
+    if split == "dev":
+        return own_curve, ""
+    try:
+        dev = [g for g in load_gold_split(gold, "dev", splits_path) if g.consensus is not None]
+    except (FileNotFoundError, ValueError) as e:
+        return None, f"no dev split to recommend τ on ({e})"
+    if not dev:
+        return None, "the dev split is empty: no τ recommended"
+    ids = [g.item_id for g in dev]
+    batcher = batch_judge_of(judge)
+    if batcher is not None:
+        verdicts = dict(zip(ids, batcher.judge_batch([g.to_item() for g in dev]), strict=True))
+    else:
+        verdicts = store.verdicts_for(judge.judge_id, ids)
+        if len(verdicts) < len(ids):
+            return None, "no dev verdicts of this judge: run calibrate --split dev first for a recommended τ"
+    pred = [verdicts[i].category if verdicts[i].status == "ok" else None for i in ids]
+    return abstention_curve([g.consensus or "" for g in dev], pred, [verdicts[i].confidence for i in ids]), ""
 
 
 async def _renaming_probe(judge: Any, judged: list[Any], ids: list[str], reference: list[str | None],
@@ -212,6 +260,8 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
             pred_other = [other[i].category if i in other and other[i].status == "ok" else None for i in ids]
             comparison = paired_kappa_difference(y_true, pred_other, y_pred, abstain="exclude",  # type: ignore[arg-type]
                                                  n_boot=n_boot, seed=seed)
+        curve = abstention_curve(y_true, y_pred, conf)  # type: ignore[arg-type]
+        dev_curve, note, dev_label = _dev_curve(gold, split, splits_path, judge, store, curve)
         uses_llm = bool(judge.identity().get("llm"))
         result = CalibrationResult(
             calibration_id=uuid.uuid4().hex[:16], judge_id=judge.judge_id, model=judge.model, split=split,
@@ -222,6 +272,7 @@ async def acalibrate(gold: str | Path, *, judge: Judge, db: str | Path | Store, 
             llm_calls_saved=(1 - sources.get("llm", 0) / max(1, len(verdicts))) if uses_llm else None,
             prompt_tokens=summary.prompt_tokens, completion_tokens=summary.completion_tokens,
             cost_usd=summary.cost_usd, wall_s=time.perf_counter() - t0,
+            abstention=summarise(curve, dev_curve, note=note, dev_label=dev_label),
         )
         store.insert_calibration(result, run_id=summary.run_id, gold_path=str(gold), gold_version=gold_version(Path(gold)))
         return result

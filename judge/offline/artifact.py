@@ -17,10 +17,11 @@ from typing import Any
 
 import joblib
 import sklearn
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from sklearn.exceptions import InconsistentVersionWarning
 
 from judge.core.exceptions import ConfigError
+from judge.evaluate.abstention import AbstentionPoint
 from judge.offline.features import FEATURES_VERSION, features_code_hash
 
 MODELS_DIR = Path(__file__).resolve().parent / "_models"
@@ -32,8 +33,27 @@ class BaselineVersionWarning(UserWarning):
     """The baseline was saved under another scikit-learn minor/patch version, or the feature code changed since."""
 
 
+class CVProtocol(BaseModel):
+    """How the configuration was chosen: repeated stratified k-fold cross-validation on the pooled train+dev items."""
+
+    pool: str = "train+dev"
+    """Splits pooled for cross-validation and for the final fit (test is never read)."""
+    n_pool: int
+    """Items in the pool."""
+    n_splits: int
+    """Folds per repeat (5, or fewer when a category has fewer items)."""
+    n_repeats: int
+    """Repeats of the k-fold split."""
+    random_state: int
+    """Seed of sklearn's RepeatedStratifiedKFold."""
+    criterion: str = "mean out-of-fold log loss; ties: mean out-of-fold kappa, then grid order"
+    """How the configuration was chosen."""
+    oof_from: str = "first repeat"
+    """Which repeat's out-of-fold probabilities tau and the abstention curves are computed on."""
+
+
 class BaselineMeta(BaseModel):
-    """What a saved baseline model is and how well it did on the dev split."""
+    """What a saved baseline model is and how well it did out of fold (cross-validated on train+dev)."""
 
     version: str
     """Artifact version: features version + hash of training data and configuration."""
@@ -54,19 +74,26 @@ class BaselineMeta(BaseModel):
     n_train: int
     """Training items."""
     n_dev: int
-    """Dev items used for model selection and tau."""
+    """Dev items (pooled with train for cross-validation and the final fit)."""
     classes: list[str]
     """Category codes in the column order of predict_proba."""
     config: dict[str, Any]
     """Chosen hyperparameters (see judge.offline.baseline.BaselineConfig)."""
-    dev_scores: dict[str, Any]
-    """Scores of the chosen model on dev: kappa, kappa_ci, accuracy, macro_f1, log_loss, ece."""
+    cv_scores: dict[str, Any] = Field(validation_alias=AliasChoices("cv_scores", "dev_scores"))
+    """Out-of-fold scores of the chosen configuration: log_loss and kappa (means over repeats), their per-repeat
+    values and per-fold spread, and `first_repeat` (kappa with CI, accuracy, macro_f1, ece, log_loss). Artifacts
+    of the earlier train-only protocol stored dev scores here (as `dev_scores`)."""
+    protocol: CVProtocol | None = None
+    """The cross-validation protocol (None: an artifact of the earlier protocol, fitted on train, chosen on dev)."""
     grid: list[dict[str, Any]] = Field(default_factory=list)
-    """Every configuration tried, with its dev kappa and log loss."""
+    """Every configuration tried, with its cross-validated log loss and kappa."""
     tau: float
-    """Confidence threshold of the cascade chosen on dev (see judge.offline.cascade.choose_tau)."""
+    """Confidence threshold of the cascade, chosen on out-of-fold probabilities (judge.offline.tau)."""
     tau_choice: dict[str, Any] = Field(default_factory=dict)
-    """How tau was chosen: rule, min_coverage and the dev coverage/kappa at tau."""
+    """How tau was chosen: rule, min_coverage and the out-of-fold coverage/kappa at tau."""
+    oof_abstention: dict[str, list[AbstentionPoint]] = Field(default_factory=dict)
+    """Abstention curves of the judges built on this model (`offline`: rules then the baseline; `baseline`) on
+    out-of-fold verdicts of the pool; `medjudge calibrate` recommends --min-confidence on them."""
     sha256: str = ""
     """Hash of the joblib file (filled in when saving)."""
 

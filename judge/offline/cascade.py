@@ -7,7 +7,8 @@ Routing of one item:
    without one (the pure offline judge, the default) -> the baseline's verdict, flagged `below_tau`.
 So the offline cascade labels every item; `below_tau` marks the labels an LLM judge or a person should check.
 
-tau is chosen on the dev split by `choose_tau` (see there) and stored with the baseline artifact.
+tau is chosen on the baseline's out-of-fold probabilities on train+dev when it is trained (judge.offline.tau) and
+stored with the baseline artifact.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from pydantic import BaseModel
 from judge.core.models import Item, Verdict
 from judge.core.protocol import Judge
 from judge.core.settings import make_judge_id
+from judge.evaluate.abstention import AbstentionPoint
 from judge.evaluate.metrics import AgreementReport, agreement_report
 from judge.gold.gold_set import GoldItem
 from judge.offline.rules_judge import RulesJudge
+from judge.offline.screen import quote_of, screen, screen_all
 
 if TYPE_CHECKING:
     from judge.offline.baseline import BaselineJudge
@@ -58,8 +61,18 @@ class CascadeJudge:
         if callable(check):
             check()
 
-    def _stamp(self, v: Verdict, flags: Sequence[str] = ()) -> Verdict:
-        return v.model_copy(update={"judge_id": self.judge_id, "model": self.model, "flags": [*v.flags, *flags]})
+    def _stamp(self, v: Verdict, flags: Sequence[str] = (), response: str | None = None) -> Verdict:
+        update: dict[str, object] = {"judge_id": self.judge_id, "model": self.model, "flags": [*v.flags, *flags]}
+        if response is not None:  # a rule's quote of the screened response must quote the original one
+            update["evidence"] = quote_of(v.evidence, response)
+        return v.model_copy(update=update)
+
+    def cv_abstention(self) -> list[AbstentionPoint] | None:
+        """The offline cascade's abstention curve on out-of-fold verdicts of the baseline's training pool (every item
+        gets a category whatever tau, so the curve does not depend on it); None with an LLM stage or other rules."""
+        if self.llm is not None or self.rules.identity() != RulesJudge().identity():
+            return None
+        return self.baseline.baseline.meta.oof_abstention.get("offline") or None
 
     @property
     def batchable(self) -> bool:
@@ -70,14 +83,16 @@ class CascadeJudge:
         """Judge many items offline: rules one by one, the baseline in one call for the rest (no LLM stage)."""
         if self.llm is not None:
             raise TypeError("a cascade with an LLM stage judges items one by one (ajudge)")
-        ruled = self.rules.judge_batch(items)
-        rest = [it for it, v in zip(items, ruled, strict=True) if v.status != "ok"]
+        seen, flags = screen_all(items)
+        ruled = [self.rules.judge_screened(it, f) for it, f in zip(seen, flags, strict=True)]
+        rest = [i for i, v in enumerate(ruled) if v.status != "ok"]
         silent = self.rules.silent_hits()
-        based = iter(self.baseline.judge_batch(rest, None if silent is None else [silent] * len(rest)))
+        based = iter(self.baseline.verdicts_screened([seen[i] for i in rest], [flags[i] for i in rest],
+                                                     None if silent is None else [silent] * len(rest)))
         out = []
-        for v in ruled:
+        for it, v in zip(items, ruled, strict=True):
             if v.status == "ok":
-                out.append(self._stamp(v))
+                out.append(self._stamp(v, response=it.response))
                 continue
             base = next(based)
             out.append(self._stamp(base) if (base.confidence or 0.0) >= self.tau else self._stamp(base, [BELOW_TAU]))
@@ -85,11 +100,12 @@ class CascadeJudge:
 
     async def ajudge(self, item: Item) -> Verdict:
         """Judge one item through the stages (see module doc)."""
-        ruled = await self.rules.ajudge(item)
+        seen, flags = screen(item)
+        ruled = self.rules.judge_screened(seen, flags)
         if ruled.status == "ok":
-            return self._stamp(ruled)
+            return self._stamp(ruled, response=item.response)
         silent = self.rules.silent_hits()
-        base = self.baseline.judge_batch([item], None if silent is None else [silent])[0]
+        base = self.baseline.verdicts_screened([seen], [flags], None if silent is None else [silent])[0]
         if (base.confidence or 0.0) >= self.tau:
             return self._stamp(base)
         if self.llm is None:

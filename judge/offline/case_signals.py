@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_FEMALE = re.compile(r"女性|女士|女孩|女婴|女童|妇女|孕妇|产妇|[，,、\s(（]女[，,、\s)）]|患者女|^女[，,]|女，\d|（女")
-_MALE = re.compile(r"男性|男士|男孩|男婴|男童|[，,、\s(（]男[，,、\s)）]|患者男|^男[，,]|男，\d|（男")
+from judge.offline.rules.text import query_part
+
+_FEMALE = re.compile(r"女性|女士|女孩|女婴|女童|妇女|孕妇|产妇|女儿|闺女|[，,、\s(（]女[，,、\s)）]|患者女|^女[，,]|女，\d|（女")
+_MALE = re.compile(r"男性|男士|男孩|男婴|男童|儿子|[，,、\s(（]男[，,、\s)）]|患者男|^男[，,]|男，\d|（男")
 _FEMALE_ONLY = re.compile(r"子宫|卵巢|月经|妊娠|怀孕|宫颈|阴道|乳腺癌")
 _MALE_ONLY = re.compile(r"前列腺|睾丸|阴囊|精索")
 _AGE = re.compile(r"(\d{1,3})\s*(?:岁|周岁)")
@@ -28,9 +30,11 @@ _ALLERGY_CLASSES: dict[str, str] = {
 }
 _PREGNANT = re.compile(r"妊娠|孕\d|孕妇|怀孕|孕周|停经\d|早孕|孕期")
 _PREGNANCY_RISK = re.compile(r"普利|沙坦|他汀|华法林|沙星|四环素|多西环素|米诺环素|甲氨蝶呤|利巴韦林|米索前列醇|异维A酸|"
-                             r"丙戊酸|卡马西平|苯妥英|氨基糖苷|庆大霉素|链霉素|来曲唑|非那雄胺")
+                             r"丙戊酸|卡马西平|苯妥英|氨基糖苷|庆大霉素|链霉素|来曲唑|非那雄胺|放射性碘|131I|¹³¹I|碘-131|"
+                             r"维A酸|阿达帕林|沙利度胺|己烯雌酚")
 _RENAL = re.compile(r"肾衰|肾功能不全|肾功能衰竭|eGFR|肌酐清除率|透析|尿毒症|CKD\s*[4-5]|慢性肾脏病\s*[4-5]期")
-_RENAL_RISK = re.compile(r"二甲双胍|布洛芬|双氯芬酸|吲哚美辛|萘普生|庆大霉素|阿米卡星|万古霉素|造影剂|螺内酯|氯化钾|补钾")
+_RENAL_RISK = re.compile(r"二甲双胍|布洛芬|双氯芬酸|吲哚美辛|萘普生|庆大霉素|阿米卡星|万古霉素|造影剂|螺内酯|氯化钾|补钾|"
+                         r"格列本脲|高蛋白|多(?:喝|饮)水|大量饮水|饮水\d{4}|香蕉|橙子|含镁|硫酸镁|磷酸钠")
 
 _DENIED = re.compile(r"(?:否认|无|未见|未诉|没有)([\u4e00-\u9fff]{2,4}?)(?=[，,、。；;\s及和或]|$)")
 _NEGATION_BEFORE = re.compile(r"(?:否认|无|未见|未|没有|不伴|否定|阴性)[^，。；\n]{0,6}$")
@@ -40,6 +44,38 @@ _BRACKET = re.compile(r"[<＜]\s*([A-J](?:\s*[,，、]?\s*[A-J])*)\s*[>＞]")
 _LEAD_LETTERS = re.compile(r"^\W*(?:答案|正确答案|选)?\s*[：:是为]?\s*([A-J](?:\s*[,，、]?\s*[A-J])*)(?![A-Za-z])")
 _REF_LETTERS = re.compile(r"^\W*([A-J](?:\s*[,，、|]?\s*[A-J])*)\W*$")
 _STATED = re.compile(r"(?:答案|选项|应选|选择|故选|选)\s*(?:是|为|应为|应是)?\s*[：:]?\s*\**\s*([A-J](?:\s*[,，、]?\s*[A-J])*)(?![A-Za-z])")
+
+_CHILD_CASE = re.compile(r"患儿|婴儿|婴幼儿|宝宝|孩子|儿童|男童|女童|男孩|女孩|新生儿|小儿|\d{1,2}\s*个月(?:大|龄)?[，,）)]")
+_AGE_WORDS: tuple[tuple[re.Pattern[str], int, int], ...] = (
+    (re.compile(r"新生儿|婴儿|婴幼儿|幼儿|患儿|小儿|儿童|学龄前"), 0, 13),
+    (re.compile(r"未成年"), 0, 17),
+    (re.compile(r"青少年"), 10, 19),
+    (re.compile(r"青年|年轻(?:男|女|患者|人)"), 15, 45),
+    (re.compile(r"中年"), 35, 65),
+    (re.compile(r"老年|高龄|老人"), 60, 130),
+    (re.compile(r"成年|成人"), 18, 130),
+)
+_SINGLE = re.compile(r"未婚|没(?:有)?结婚|还没结婚|无性生活|没有性生活|没(?:有)?怀过孕|未孕|未育|G0P0")
+_MARRIED_CLAIM = re.compile(r"已婚|G[1-9]P\d|孕\d次|育有|生育\d|顺产|剖宫产史|流产史")
+_NO_DRUGS = re.compile(r"(?:未|没|还没|尚未|未曾)(?:有)?(?:用过|用|吃|服|服用|使用)(?:过)?(?:任何)?药")
+_DRUG_TAKEN = re.compile(r"(?:曾|已|自行|自服|自购|在家)(?:自行)?(?:口服|服用|使用|吃了|用了|服)")
+_HEPATIC = re.compile(r"肝硬化|肝功能不全|肝功能衰竭|肝衰竭|Child[-\s]?Pugh|失代偿|转氨酶(?:明显|显著)?升高|ALT\s*\d{3}")
+_HEPATIC_RISK = re.compile(r"对乙酰氨基酚|酮康唑|甲氨蝶呤|异烟肼|利福平|他汀|胺碘酮|丙戊酸|高蛋白|饮酒")
+_CONTRAINDICATIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"重症肌无力"), re.compile(r"庆大霉素|阿米卡星|链霉素|妥布霉素|氨基糖苷|多黏菌素|沙星|红霉素|阿奇霉素|克拉霉素")),
+    (re.compile(r"哮喘|支气管痉挛|慢阻肺|COPD"), re.compile(r"普萘洛尔|心得安|索他洛尔|噻吗洛尔|非选择性β")),
+    (re.compile(r"消化性溃疡|溃疡病|消化道出血|胃出血|黑便"), re.compile(r"阿司匹林|布洛芬|双氯芬酸|吲哚美辛|萘普生|泼尼松")),
+    (re.compile(r"青光眼|前列腺增生"), re.compile(r"阿托品|山莨菪碱|东莨菪碱|颠茄")),
+    (re.compile(r"高钾|血钾\s*(?:[6-9]|5\.[5-9])"), re.compile(r"补钾|氯化钾|螺内酯|依普利酮|香蕉|橙子")),
+    (re.compile(r"心动过缓|房室传导阻滞|病态窦房结"), re.compile(r"洛尔|维拉帕米|地尔硫[卓䓬]|地高辛")),
+    (re.compile(r"G6PD|蚕豆病"), re.compile(r"磺胺|伯氨喹|呋喃妥因|蚕豆")),
+    (re.compile(r"心力衰竭|心衰|LVEF\s*[1-3]\d%"), re.compile(r"维拉帕米|地尔硫[卓䓬]|吡格列酮|罗格列酮|布洛芬")),
+    (re.compile(r"痛风|高尿酸"), re.compile(r"氢氯噻嗪|噻嗪类")),
+    (re.compile(r"甲亢|甲状腺功能亢进|Graves"), re.compile(r"碘剂|海带|紫菜")),
+)
+_STATED_CONTRA = re.compile(r"(?:禁用|忌用|不能用|不宜用|避免使用|禁止使用)([\u4e00-\u9fffA-Za-z]{2,6})")
+_CHILD_RISK = re.compile(r"沙星|四环素|多西环素|米诺环素|阿司匹林|可待因|尼美舒利")
+_OPTION_TEXT = re.compile(r"(?m)^\s*[(（]?([A-J])[)）.．、]\s*(.+)$")
 
 
 def _has(pattern: re.Pattern[str], text: str) -> bool:
@@ -113,6 +149,86 @@ def negation_conflict(question: str, response: str) -> float:
     return float(hits)
 
 
+def _case_age(question: str) -> int | None:
+    ages = [int(a) for a in _AGE.findall(question) if int(a) <= 120]
+    if ages:
+        return ages[0]
+    return 3 if _CHILD_CASE.search(question) else None
+
+
+def age_group_conflict(question: str, response: str) -> float:
+    """1 when the response calls the patient by an age group ("中年男性", "未成年人") the case's age rules out."""
+    age = _case_age(question)
+    if age is None:
+        return 0.0
+    for pattern, low, high in _AGE_WORDS:
+        if pattern.search(response) and not low <= age <= high:
+            return 1.0
+    return 0.0
+
+
+def child_risk(question: str, response: str) -> float:
+    """1 when the case is a child and the response names a drug usually avoided in children."""
+    age = _case_age(question)
+    return float(age is not None and age < 12 and _has(_CHILD_RISK, response))
+
+
+def history_conflict(question: str, response: str) -> float:
+    """History the case denies and the response states: marriage or childbirth, or drugs already taken."""
+    hits = 0.0
+    if _has(_SINGLE, question) and _has(_MARRIED_CLAIM, response):
+        hits += 1.0
+    if _has(_NO_DRUGS, question) and _has(_DRUG_TAKEN, response):
+        hits += 1.0
+    return hits
+
+
+def hepatic_risk(question: str, response: str) -> float:
+    """1 when the case states liver failure or cirrhosis and the response names a drug usually avoided then."""
+    return float(_has(_HEPATIC, question) and _has(_HEPATIC_RISK, response))
+
+
+def contraindication_conflict(question: str, response: str) -> float:
+    """Conditions of the case whose usual contraindicated drugs the response names, plus drugs the case says to
+    avoid ("禁用…") that the response names."""
+    hits = float(sum(1 for cond, risky in _CONTRAINDICATIONS if _has(cond, question) and _has(risky, response)))
+    for m in _STATED_CONTRA.finditer(question):
+        if m.group(1)[:3] in response:
+            hits += 1.0
+    return hits
+
+
+def chosen_option_text(question: str, options: list[str] | None, response: str) -> str:
+    """The text of the options the response's final answer picks ("" when it picks none or options are unknown)."""
+    letters = final_letters(response)
+    if not letters:
+        return ""
+    lines = options if options else question.splitlines()
+    texts: dict[str, str] = {}
+    for line in lines:
+        m = _OPTION_TEXT.match(line)
+        if m:
+            texts[m.group(1)] = m.group(2)  # the last block of option lines is the query's
+    return "；".join(texts[x] for x in sorted(letters) if x in texts)
+
+
+def case_text(question: str) -> str:
+    """The case of a prompt: its last query (after any worked example) without the option lines."""
+    return _OPTION_TEXT.sub("", query_part(question))
+
+
+def option_case_signals(question: str, options: list[str] | None, response: str) -> dict[str, float]:
+    """The case-consistency checks applied to the text of the chosen options: an answer "<B>" whose option is
+    "异位妊娠破裂" for a male patient contradicts the case as much as the words would."""
+    chosen = chosen_option_text(question, options, response)
+    if not chosen:
+        return {"option_case_conflict": 0.0}
+    question = case_text(question)
+    checks = (sex_conflict, pregnancy_risk, renal_risk, hepatic_risk, allergy_conflict, contraindication_conflict,
+              child_risk, age_group_conflict)
+    return {"option_case_conflict": float(sum(check(question, chosen) > 0 for check in checks))}
+
+
 def _letters(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[A-J]", text))
 
@@ -161,6 +277,7 @@ def choice_signals(response: str, reference: str | None) -> dict[str, float]:
 
 def case_signals(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All case-consistency and option-letter signals of one item."""
+    case = case_text(question)
     return {
         "sex_conflict": sex_conflict(question, response),
         "side_conflict": side_conflict(question, response),
@@ -169,5 +286,10 @@ def case_signals(question: str, reference: str | None, response: str) -> dict[st
         "pregnancy_risk": pregnancy_risk(question, response),
         "renal_risk": renal_risk(question, response),
         "negation_conflict": negation_conflict(question, response),
+        "age_group_conflict": age_group_conflict(case, response),
+        "child_risk": child_risk(case, response),
+        "history_conflict": history_conflict(case, response),
+        "hepatic_risk": hepatic_risk(case, response),
+        "contraindication_conflict": contraindication_conflict(case, response),
         **choice_signals(response, reference),
     }

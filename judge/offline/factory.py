@@ -26,5 +26,5 @@ def make_offline_judge(model: str, *, baseline: str | Path = MODELS_DIR) -> Judg
 
 
 def make_cascade_judge(llm_judge: Judge, tau: float | None = None, *, baseline: str | Path = MODELS_DIR) -> CascadeJudge:
-    """Rules -> shipped baseline at confidence >= tau (default: the tau chosen on dev) -> `llm_judge` for the rest."""
+    """Rules -> shipped baseline at confidence >= tau (default: the tau stored with the baseline, chosen out of fold) -> `llm_judge` for the rest."""
     return CascadeJudge(RulesJudge(), BaselineJudge(where=baseline), llm=llm_judge, tau=tau)

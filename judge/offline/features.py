@@ -29,15 +29,18 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from judge.core.models import Item
 from judge.medbench.recall import point_coverages, split_points
-from judge.offline.case_signals import _allergy_classes, case_signals
+from judge.offline.case_signals import _allergy_classes, case_signals, option_case_signals
+from judge.offline.claims import claim_features
+from judge.offline.register import register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
 from judge.offline.rules.format_spec import format_spec
 from judge.offline.rules.text import split_instruction
 
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 """Version of the feature definitions; part of every baseline artifact and judge_id."""
 _PKG = Path(__file__).resolve().parents[1]
-_FEATURE_SOURCES = ("offline/features.py", "offline/case_signals.py", "medbench/recall.py", "offline/rules/*.py")
+_FEATURE_SOURCES = ("offline/features.py", "offline/case_signals.py", "offline/claims.py", "offline/register.py",
+                    "medbench/recall.py", "offline/rules/*.py", "offline/screen.py", "llm/injection.py")
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:~|～|-|–)?\s*(?:\d+(?:\.\d+)?)?\s*"
@@ -255,6 +258,9 @@ FEATURE_GROUPS: dict[str, Callable[[ItemView], dict[str, float]]] = {
     "coverage": _coverage_features,
     "novelty": _novelty_features,
     "case": _case_features,
+    "option_case": lambda x: option_case_signals(x.question, x.item.options, x.response),
+    "claims": lambda x: claim_features(x.question, x.reference, x.response),
+    "register": lambda x: register_features(x.question, x.response),
     "rules": _rule_features,
     "format": _prompt_format_features,
     "style": _style_features,

@@ -12,6 +12,7 @@ from judge.core.models import Item, Verdict
 from judge.core.settings import make_judge_id
 from judge.core.taxonomy import load_taxonomy
 from judge.offline.rules import RULE_NAMES, RuleHit, run_rules
+from judge.offline.screen import quote_of, screen, screen_version
 
 NO_RULE_FIRED = "no rule fired; the rules judge covers unanswered/output_error/format_mismatch only"
 """Error text of the needs_review verdict given when no rule fires."""
@@ -55,9 +56,9 @@ class RulesJudge:
         self.judge_id = make_judge_id(self.identity())
 
     def identity(self) -> dict[str, object]:
-        """Judge name, rule-source version, enabled rules and taxonomy version."""
+        """Judge name, rule-source version, enabled rules, taxonomy version and injection-screen version."""
         return {"judge": "rules", "rules_version": rules_version(), "enabled": list(self.enabled),
-                "taxonomy_version": self._taxonomy_version}
+                "taxonomy_version": self._taxonomy_version, "screen": screen_version()}
 
     def silent_hits(self) -> dict[str, RuleHit | None] | None:
         """Every rule's hit on an item this judge abstained on, when that is known without running them again: with
@@ -65,10 +66,18 @@ class RulesJudge:
         return dict.fromkeys(RULE_NAMES) if self.enabled == RULE_NAMES else None
 
     def judge(self, item: Item) -> Verdict:
-        """Judge one item synchronously."""
+        """Judge one item synchronously (the rules see the response without injected spans; see judge.offline.screen)."""
+        seen, flags = screen(item)
+        verdict = self.judge_screened(seen, flags)
+        return verdict if seen is item else verdict.model_copy(update={"evidence": quote_of(verdict.evidence,
+                                                                                             item.response)})
+
+    def judge_screened(self, item: Item, flags: list[str]) -> Verdict:
+        """Judge an item already screened by judge.offline.screen; `flags` go onto the verdict."""
         t0 = time.perf_counter()
         hit = run_rules(item, self.enabled)
-        common = dict(item_id=item.item_id, judge_id=self.judge_id, model=self.model, source="rules", attempts=0)
+        common = dict(item_id=item.item_id, judge_id=self.judge_id, model=self.model, source="rules", attempts=0,
+                      flags=list(flags))
         if hit is None:
             return Verdict(status="needs_review", error=NO_RULE_FIRED,
                            latency_ms=(time.perf_counter() - t0) * 1000, **common)

@@ -1,7 +1,8 @@
 """Choosing the cascade threshold τ on labelled dev items: the baseline decides an item when its confidence is ≥ τ.
 
 `tau_curve` scores the cascade at every candidate τ (coverage and κ of the items decided offline, and with LLM
-labels the κ of the whole cascade); `select_tau` picks one by a stated rule; `choose_tau` does both on gold items.
+labels the κ of the whole cascade); `select_tau` picks one by a stated rule; `choose_tau` does both on gold items
+with a fitted baseline, `choose_tau_from_probs` with precomputed (e.g. out-of-fold) baseline probabilities.
 """
 
 from __future__ import annotations
@@ -115,3 +116,13 @@ def choose_tau(dev: Sequence[GoldItem], rules: RulesJudge, baseline: BaselineJud
     curve = tau_curve([g.consensus or "" for g in dev], rule_pred, [v.category or "" for v in base],
                       [v.confidence or 0.0 for v in base], llm_pred)
     return select_tau(curve, min_coverage, use_llm=llm_labels is not None)
+
+
+def choose_tau_from_probs(gold: Sequence[str], rule_pred: Sequence[str | None], probs: np.ndarray,
+                          classes: Sequence[str], *, min_coverage: float = 0.5) -> TauChoice:
+    """Choose tau from given baseline class probabilities (rows aligned with `gold` and `rule_pred`, columns in
+    `classes` order), e.g. out-of-fold probabilities of a model whose training data includes these items."""
+    probs = np.asarray(probs, dtype=float)
+    base_pred = [str(classes[i]) for i in np.argmax(probs, axis=1)]
+    curve = tau_curve(list(gold), list(rule_pred), base_pred, [float(c) for c in probs.max(axis=1)])
+    return select_tau(curve, min_coverage)

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from judge.core.taxonomy import CATEGORY_CODES
 from judge.report.data import ReportData, load_report_data
-from judge.report.plots import confusion_png, distribution_png, drift_png, reliability_png
+from judge.report.plots import abstention_png, confusion_png, distribution_png, drift_png, reliability_png
 from judge.report.signatures import MIN_N, SIGNATURES
 from judge.store import Store
 
@@ -34,7 +34,8 @@ def num(x: float | None, digits: int = 3) -> str:
 
 
 def figures(data: ReportData) -> dict[str, bytes]:
-    """PNG figures for the report, by name: distribution, drift, confusion, reliability (those that have data)."""
+    """PNG figures for the report, by name: distribution, drift, confusion, reliability, abstention (those that have
+    data)."""
     out: dict[str, bytes] = {}
     if data.distribution:
         out["distribution"] = distribution_png([(r.dimension, r.shares) for r in data.distribution], CATEGORY_CODES)
@@ -47,6 +48,8 @@ def figures(data: ReportData) -> dict[str, bytes]:
         out["confusion"] = confusion_png(agreement.labels, agreement.confusion)
         if any(b.count for b in agreement.reliability):
             out["reliability"] = reliability_png(agreement.reliability)
+    if data.calibration is not None and data.calibration.abstention is not None and data.calibration.abstention.curve:
+        out["abstention"] = abstention_png(data.calibration.abstention, data.calibration.split)
     return out
 
 

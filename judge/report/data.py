@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from judge.core.models import DIMENSIONS
 from judge.core.taxonomy import CATEGORY_CODES, load_taxonomy
+from judge.evaluate.abstention import AbstentionSummary
 from judge.evaluate.drift import DriftPoint, DriftWarning, drift_points, drift_warnings
 from judge.evaluate.metrics import AgreementReport
 from judge.medbench.scoring_run import CorrectnessCounts
@@ -191,6 +192,9 @@ class CalibrationView(BaseModel):
     """Share of gold items the judge categorised."""
     agreement: AgreementReport | None = None
     """Confusion matrix and reliability bins, when the stored report has them."""
+    abstention: AbstentionSummary | None = None
+    """κ and coverage over the confidence threshold τ and the τ recommended on dev or out of fold, when the run stored
+    them."""
 
 
 class ReportData(BaseModel):
@@ -303,7 +307,11 @@ def _calibration(store: Store, judge_id: str | None) -> CalibrationView | None:
     if row is None:
         return None
     report = row.pop("report")
-    return CalibrationView(**{**row, "created_at": str(row["created_at"])[:19]}, agreement=agreement_from_json(report))
+    row.pop("recommended_tau", None)
+    raw = row.pop("abstention", None)
+    abstention = AbstentionSummary.model_validate_json(raw) if raw else None
+    return CalibrationView(**{**row, "created_at": str(row["created_at"])[:19]}, agreement=agreement_from_json(report),
+                           abstention=abstention)
 
 
 def measures_of(distribution_by_model: list[DistributionRow], robustness: list[RobustnessCell]) -> list[Measure]:

@@ -1,4 +1,5 @@
-"""Report figures as PNG bytes (matplotlib, Agg backend): confusion-matrix heatmap, reliability diagram, error mix.
+"""Report figures as PNG bytes (matplotlib, Agg backend): confusion-matrix heatmap, reliability diagram, abstention
+curve, error mix.
 
 Labels are the ASCII category codes and dimension names, so no CJK font is needed.
 """
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from judge.evaluate.abstention import AbstentionSummary  # noqa: E402
 from judge.evaluate.reliability import ReliabilityBin  # noqa: E402
 
 
@@ -43,6 +45,32 @@ def confusion_png(labels: Sequence[str], confusion: Sequence[Sequence[int]]) -> 
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if cm[i, j] > top / 2 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return _png(fig)
+
+
+def abstention_png(summary: AbstentionSummary, split: str | None) -> bytes:
+    """κ of the kept verdicts and coverage against the threshold τ, for the calibrated split (solid) and the curve
+    the recommendation was chosen on (dashed: dev, or cross-validated on train+dev), with the recommended τ marked."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    name = split or "all"
+    for curve, style, label in ((summary.curve, "-", name), (summary.dev_curve, "--", summary.dev_label)):
+        if not curve:
+            continue
+        taus = [p.tau for p in curve]
+        ax.plot(taus, [p.kappa if p.kappa is not None else np.nan for p in curve], style, color="#4c72b0",
+                marker="o", markersize=3, label=f"κ of kept verdicts ({label})")
+        ax.plot(taus, [p.coverage for p in curve], style, color="#dd8452", marker="s", markersize=3,
+                label=f"coverage ({label})")
+    ax.axhline(summary.target_kappa, color="grey", linestyle=":", linewidth=1, label=f"target κ {summary.target_kappa:.2f}")
+    if summary.recommended_tau is not None:
+        ax.axvline(summary.recommended_tau, color="#55a868", linewidth=1.5,
+                   label=f"recommended τ {summary.recommended_tau:.2f} ({summary.dev_label})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("τ (--min-confidence): verdicts below it are held back for review")
+    ax.set_ylabel("κ / coverage")
+    ax.set_title("Abstention: κ and coverage vs τ")
+    ax.legend(fontsize=7, loc="lower left")
     return _png(fig)
 
 

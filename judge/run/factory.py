@@ -15,9 +15,17 @@ OFFLINE_MODELS = ("offline", "rules", "baseline")
 
 
 def make_judge(model: str, *, api_base: str | None = None, api_key: str | None = None, prompt: str | None = None,
-               **settings: Any) -> Judge:
+               min_confidence: float | None = None, **settings: Any) -> Judge:
     """Return the judge for `model`: `offline` (rules + baseline), `rules`, `local`, any litellm model string, or
-    `cascade:<model>` (rules -> baseline at confidence >= tau -> the judge for <model>)."""
+    `cascade:<model>` (rules -> baseline at confidence >= tau -> the judge for <model>).
+
+    With `min_confidence`, verdicts below it are stored as needs_review with the category they would have had
+    (judge.offline.abstain.AbstainingJudge)."""
+    if min_confidence is not None:
+        from judge.offline.abstain import AbstainingJudge
+
+        return AbstainingJudge(make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, **settings),
+                               min_confidence)
     if model in OFFLINE_MODELS:
         from judge.offline.factory import make_offline_judge
 

@@ -12,9 +12,9 @@ if TYPE_CHECKING:  # pragma: no cover
 _COLUMNS = ("calibration_id", "run_id", "judge_id", "model", "prompt_version", "gold_path", "gold_version", "split",
             "n", "n_excluded", "coverage", "kappa", "kappa_lo", "kappa_hi", "accuracy", "macro_f1", "ece", "flip_rate",
             "all_orders_identical", "llm_calls_saved", "prompt_tokens", "completion_tokens", "cost_usd", "wall_s",
-            "report", "rename_flip_rate")
+            "report", "rename_flip_rate", "recommended_tau", "abstention")
 _LATEST = ("calibration_id", "judge_id", "model", "split", "created_at", "n", "kappa", "kappa_lo", "kappa_hi",
-           "macro_f1", "ece", "coverage", "report")
+           "macro_f1", "ece", "coverage", "report", "recommended_tau", "abstention")
 
 
 class CalibrationMixin:
@@ -35,6 +35,8 @@ class CalibrationMixin:
             "completion_tokens": r.completion_tokens, "cost_usd": r.cost_usd, "wall_s": r.wall_s,
             "report": json.dumps(r.model_dump(mode="json"), ensure_ascii=False),
             "rename_flip_rate": (rob.get("renamed") or {}).get("flip_rate"),
+            "recommended_tau": r.abstention.recommended_tau if r.abstention else None,
+            "abstention": r.abstention.model_dump_json() if r.abstention else None,
         }
         self.con.execute(f"INSERT INTO calibration_runs ({', '.join(_COLUMNS)}) "
                          f"VALUES ({', '.join('?' for _ in _COLUMNS)})", [values[c] for c in _COLUMNS])

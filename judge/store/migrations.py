@@ -277,6 +277,12 @@ def m007_review_pulls(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE calibration_runs ADD COLUMN rename_flip_rate DOUBLE")
 
 
+def m008_abstention(con: duckdb.DuckDBPyConnection) -> None:
+    """Calibration runs keep the abstention curve (κ and coverage over τ) and the τ recommended on dev."""
+    con.execute("ALTER TABLE calibration_runs ADD COLUMN recommended_tau DOUBLE")
+    con.execute("ALTER TABLE calibration_runs ADD COLUMN abstention JSON")
+
+
 MIGRATIONS: list[Migration] = [m001_initial, m002_scoring, m003_calibration_runs, m004_scoring_results,
                                m005_origins_run_status_input_problems, m006_coverage_and_silver_key,
-                               m007_review_pulls]
+                               m007_review_pulls, m008_abstention]

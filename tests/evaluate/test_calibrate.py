@@ -273,3 +273,60 @@ def test_cli_prints_the_renaming_probe_and_the_comparison(tmp_path, stub_server,
     assert re.search(rf"κ of {judge_a} on those items\s+│\s+1\.000", res.output)
     missing = CliRunner().invoke(app, [*common, "--model", "openai/stub-b", "--compare-to", "nosuchjudge"])
     assert missing.exit_code == 2 and "judge nosuchjudge has no verdicts on the 40 gold items" in missing.output
+
+
+def test_offline_calibration_recommends_tau_on_the_cross_validated_curve(tmp_path):
+    from typer.testing import CliRunner
+
+    from judge.cli.app import app
+    from judge.evaluate.abstention import recommend_tau
+    from judge.evaluate.calibrate import CV_LABEL, CV_NOTE
+    from judge.run.factory import make_judge
+
+    db = tmp_path / "c.duckdb"
+    judge = make_judge("offline")
+    res = calibrate(GOLD, judge=judge, db=db, split="test", progress=False, n_boot=50)
+    a = res.abstention
+    assert a is not None and len(a.curve) == 20 and len(a.dev_curve) == 20
+    assert a.curve[0].coverage == 1.0 and a.curve[0].kappa == pytest.approx(res.kappa)
+    assert [p.coverage for p in a.curve] == sorted((p.coverage for p in a.curve), reverse=True)
+    # the baseline is trained on dev: the recommendation uses its out-of-fold curve on train+dev, not dev verdicts
+    assert a.dev_curve == judge.baseline.baseline.meta.oof_abstention["offline"]  # type: ignore[attr-defined]
+    assert (a.dev_label, a.note) == (CV_LABEL, CV_NOTE) and a.basis.endswith("(cross-validated on train+dev)")
+    assert (a.recommended_tau, a.rule) == recommend_tau(a.dev_curve)  # not chosen on the test curve
+    assert a.at_recommended is not None and a.at_recommended.tau == a.recommended_tau
+    dev = calibrate(GOLD, judge=make_judge("offline"), db=db, split="dev", progress=False, n_boot=50)
+    assert dev.abstention is not None and dev.abstention.dev_curve == a.dev_curve  # dev is in-sample: same CV curve
+    assert dev.abstention.curve != a.dev_curve
+    base = calibrate(GOLD, judge=make_judge("baseline"), db=db, split="test", progress=False, n_boot=50)
+    assert base.abstention is not None and base.abstention.dev_label == CV_LABEL
+    assert base.abstention.dev_curve == judge.baseline.baseline.meta.oof_abstention["baseline"]  # type: ignore[attr-defined]
+    with Store(db) as store:
+        (tau, stored), = store.con.execute("SELECT recommended_tau, abstention FROM calibration_runs "
+                                           "WHERE calibration_id = ?", [res.calibration_id]).fetchall()
+    assert tau == a.recommended_tau and json.loads(stored)["recommended_tau"] == a.recommended_tau
+    assert json.loads(stored)["dev_label"] == CV_LABEL and "in-sample" in json.loads(stored)["note"]
+    out = CliRunner().invoke(app, ["calibrate", "--model", "offline", "--split", "test", "--db", str(db),
+                                   "--no-progress"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert (f"--min-confidence {a.recommended_tau:.2f} recommended on out-of-fold verdicts (cross-validated on "
+            "train+dev)") in " ".join(out.output.split())
+    assert "κ (cv)" in out.output and "would be in-sample" in " ".join(out.output.split())
+
+
+def test_an_offline_judge_without_a_cross_validated_curve_is_judged_on_dev(tmp_path):
+    from judge.offline.abstain import AbstainingJudge
+    from judge.run.factory import make_judge
+
+    # a wrapped judge does not expose the curve: dev verdicts are computed on the spot, as before
+    judge = AbstainingJudge(make_judge("offline"), 0.0)
+    res = calibrate(GOLD, judge=judge, db=tmp_path / "c.duckdb", split="test", progress=False, n_boot=20)
+    assert res.abstention is not None and res.abstention.dev_label == "dev" and len(res.abstention.dev_curve) == 20
+
+
+def test_an_llm_judge_without_dev_verdicts_gets_no_recommendation(tmp_path, stub_server):
+    server = stub_server(lambda body: verdict_json("omission", 0.5))
+    judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
+    res = calibrate(GOLD, judge=judge, db=tmp_path / "c.duckdb", split="test", progress=False, n_boot=20)
+    assert res.abstention is not None and res.abstention.recommended_tau is None
+    assert "split dev first" in res.abstention.note and server.count == 81  # dev was not judged behind the user's back

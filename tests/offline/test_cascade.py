@@ -19,7 +19,8 @@ from judge.offline.baseline import BaselineConfig, BaselineJudge, train_baseline
 from judge.offline.cascade import BELOW_TAU, CascadeJudge, evaluate_cascade
 from judge.offline.factory import make_cascade_judge, make_offline_judge
 from judge.offline.rules_judge import RulesJudge
-from judge.offline.tau import choose_tau, select_tau, tau_curve
+from judge.offline.screen import screen_all
+from judge.offline.tau import choose_tau, choose_tau_from_probs, select_tau, tau_curve
 from judge.run.factory import make_judge
 from judge.testing import chat_text, verdict_json
 from tests.conftest import FIXTURES, fast_settings
@@ -144,6 +145,25 @@ def test_choose_tau_on_gold_items(baseline):
     choice = choose_tau(dev, RulesJudge(), baseline, min_coverage=0.6)
     assert choice.point.coverage >= 0.6 and 0.0 <= choice.tau <= 1.0
     assert all(p.coverage >= q.coverage for p, q in zip(choice.curve, choice.curve[1:], strict=False))
+
+
+def test_choose_tau_from_precomputed_probabilities_matches_choose_tau(baseline):
+    # given the fitted model's own probabilities, the precomputed-probability path makes the same choice
+    dev = load_gold(GOLD)
+    items = [g.to_item() for g in dev]
+    rule_pred = [v.category if v.status == "ok" else None for v in (RulesJudge().judge(it) for it in items)]
+    probs = baseline.baseline.predict_proba(screen_all(items)[0])
+    got = choose_tau_from_probs([g.consensus or "" for g in dev], rule_pred, probs, baseline.baseline.classes,
+                                min_coverage=0.6)
+    assert got == choose_tau(dev, RulesJudge(), baseline, min_coverage=0.6)
+
+
+def test_offline_cascade_exposes_the_cross_validated_curve(baseline):
+    curve = baseline.baseline.meta.oof_abstention["offline"]
+    assert CascadeJudge(RulesJudge(), baseline).cv_abstention() == curve
+    assert CascadeJudge(RulesJudge(), baseline, tau=0.9).cv_abstention() == curve  # every item labelled whatever tau
+    assert CascadeJudge(RulesJudge(enabled=["unanswered"]), baseline).cv_abstention() is None
+    assert baseline.cv_abstention() == baseline.baseline.meta.oof_abstention["baseline"]
 
 
 def test_evaluate_offline_cascade(baseline):

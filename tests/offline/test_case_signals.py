@@ -69,3 +69,39 @@ def test_case_signals_has_fixed_keys():
     a = case_signals("", None, "")
     b = case_signals("患者女，左侧。", "<A>", "<B>")
     assert list(a) == list(b) and all(isinstance(v, float) for v in b.values())
+
+
+def test_age_group_conflict():
+    from judge.offline.case_signals import age_group_conflict
+
+    assert age_group_conflict("男童，3岁，呛咳后喘鸣。", "患者为中年男性，有长期吸烟史。") == 1.0
+    assert age_group_conflict("患者，女，42岁，具有完全民事行为能力。", "本例患者为未成年人。") == 1.0
+    assert age_group_conflict("患者75岁，糖尿病。", "老年人容易肌肉流失。") == 0.0
+    assert age_group_conflict("头痛3天。", "中年男性多见。") == 0.0  # the case states no age
+
+
+def test_history_and_stated_contraindication():
+    from judge.offline.case_signals import contraindication_conflict, hepatic_risk, history_conflict
+
+    assert history_conflict("患者：还没结婚，也没怀过孕，没有性生活", "婚育史：已婚，G1P1。") == 1.0
+    assert history_conflict("患者：就喝了点温水，还没吃药", "曾自行口服头孢克洛治疗1天。") == 1.0
+    assert history_conflict("患者：就喝了点温水，还没吃药", "多饮水，口服对乙酰氨基酚。") == 0.0
+    assert contraindication_conflict("重症肌无力病史3年，现需抗感染治疗。", "首选庆大霉素。") == 1.0
+    assert contraindication_conflict("重症肌无力病史3年，现需抗感染治疗。", "首选头孢曲松。") == 0.0
+    assert contraindication_conflict("该患者禁用阿司匹林。", "予阿司匹林100 mg口服。") == 1.0
+    assert hepatic_risk("乙肝肝硬化失代偿期。", "可长期口服酮康唑。") == 1.0
+    assert hepatic_risk("肝功能正常。", "可长期口服酮康唑。") == 0.0
+
+
+def test_chosen_option_is_checked_against_the_case():
+    from judge.offline.case_signals import chosen_option_text, option_case_signals
+
+    q = ("请回答单项选择题，答案放在<>里。\n题目：\n男，16岁。转移性右下腹痛8小时。最可能的诊断是：\n"
+         "A. 急性阑尾炎\nB. 异位妊娠破裂\nC. 右侧输尿管结石\n答：")
+    assert chosen_option_text(q, None, "<B>") == "异位妊娠破裂"
+    assert option_case_signals(q, None, "<B>")["option_case_conflict"] == 1.0
+    assert option_case_signals(q, None, "<A>")["option_case_conflict"] == 0.0
+    ckd = "男，70岁，慢性肾脏病4期，eGFR 20。最适宜选用的是：\nA. 二甲双胍\nB. 利格列汀"
+    assert option_case_signals(ckd, None, "<A>")["option_case_conflict"] == 1.0
+    assert option_case_signals(ckd, None, "<B>")["option_case_conflict"] == 0.0
+    assert option_case_signals(ckd, None, "不确定")["option_case_conflict"] == 0.0

@@ -693,3 +693,44 @@ def test_english_contractions_do_not_split_refusals():
     assert hit is not None and hit.category == "unanswered"
     assert check_unanswered(Item(item_id="c2", question=q, response="It's propylthiouracil; the patient's "
                                                                     "first trimester rules out methimazole.")) is None
+
+
+@pytest.mark.parametrize("response", [
+    "由于涉及孕妇用药安全，我无法提供具体的用药方案，请咨询产科医生。",
+    "鉴于该问题涉及个体化诊疗，我不能提供诊断意见。",
+    "考虑到患者情况复杂，建议您咨询医生，我无法给出具体的治疗建议。",
+    "因为缺少检查结果，抱歉，我无法作答。",
+    "出于安全考虑，我无法回答与处方药剂量相关的问题，请遵医嘱。",
+])
+@pytest.mark.parametrize("question", [OPEN_QA, MCQ])
+def test_refusals_after_a_reason_clause_are_unanswered(question: str, response: str) -> None:
+    hit = run_rules(item(question, response, MCQ_OPTIONS if question == MCQ else None))
+    assert_hit(hit, "unanswered", response, 0.8)
+
+
+@pytest.mark.parametrize("response", [
+    "由于患者肾功能不全，应避免使用二甲双胍，首选胰岛素控制血糖。",
+    "鉴于患者对青霉素过敏，无法选择阿莫西林，可改用阿奇霉素。",
+    "考虑到孕妇用药安全，我无法推荐ACEI，但可选用拉贝洛尔或硝苯地平控制血压。",
+    "由于题干信息有限，我无法完全确定，但最可能的诊断是急性胰腺炎，应查血淀粉酶。",
+    "因为存在禁忌证，不能溶栓，应尽快行急诊PCI。",
+])
+def test_real_answers_with_a_reason_clause_are_not_unanswered(response: str) -> None:
+    assert check_unanswered(item(OPEN_QA, response)) is None
+
+
+@pytest.mark.parametrize("response", ["嗯嗯。", "好的", "您好！"])
+def test_a_bare_acknowledgement_is_unanswered(response: str) -> None:
+    assert_hit(check_unanswered(item(OPEN_QA, response)), "unanswered", response, 0.8)
+
+
+@pytest.mark.parametrize("response", ["请上传皮损照片，以便我进一步判断。",
+                                      "请提供患者的血钾水平和肾功能情况，我才能判断。"])
+def test_asking_for_what_is_needed_to_judge_is_unanswered(response: str) -> None:
+    assert_hit(check_unanswered(item(OPEN_QA, response)), "unanswered", response, 0.75)
+
+
+def test_undecoded_byte_level_tokens_are_an_output_error() -> None:
+    response = "<A,B>ĠĠĊĊ答案Ġ解析ĊĠĠĠĠ原发性ĠĠ甲减Ċ"
+    assert_hit(check_output_error(item(MCQ, response, MCQ_OPTIONS)), "output_error", response, 0.85)
+    assert check_output_error(item(OPEN_QA, "Ġozo is a Maltese name.")) is None

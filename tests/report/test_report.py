@@ -279,3 +279,23 @@ def test_drift_section_from_real_calibration_runs(tmp_path, stub_server) -> None
     assert (tmp_path / "r_drift.png").exists()
     html = build_report(db, tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'alt="kappa over time"' in html and "drift-warning" in html
+
+
+def test_calibration_section_draws_the_abstention_curve(tmp_path) -> None:
+    from judge.evaluate.calibrate import calibrate
+    from judge.run.factory import make_judge
+    from tests.conftest import GOLD
+
+    db = tmp_path / "abstain.duckdb"
+    res = calibrate(GOLD, judge=make_judge("offline"), db=db, split="test", progress=False, n_boot=50)
+    assert res.abstention is not None and res.abstention.recommended_tau is not None
+    with Store(db) as store:
+        data = load_report_data(store)
+    assert data.calibration is not None and data.calibration.abstention == res.abstention
+    md = build_report(db, tmp_path / "r.md", fmt="md").read_text(encoding="utf-8")
+    assert (f"Recommended on out-of-fold verdicts (cross-validated on train+dev): τ = "
+            f"{res.abstention.recommended_tau:.2f}") in md and "![abstention curve]" in md
+    assert "would be in-sample" in md
+    assert (tmp_path / "r_abstention.png").stat().st_size > 5000
+    html = build_report(db, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'alt="abstention curve: kappa and coverage vs tau"' in html

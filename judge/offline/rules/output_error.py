@@ -5,6 +5,7 @@ Checks, in this order, each with a fixed confidence:
     leaked template text ({answer}, {{...}}, "### Response:")          0.85
     U+FFFD replacement characters                                       0.90
     mojibake (UTF-8 read as latin-1 / cp1252, e.g. "å»", "Ã©")          0.90
+    byte-level tokenizer markers next to Chinese text ("答案Ġ解析Ċ")     0.90
     a short unit repeated >= 5 times in a row ("进行进行进行进行进行")       0.90
     the same line (>= 10 chars) or sentence (>= 6 chars) repeated >= 3 times  0.80
     the few-shot template continued (a new "题目：" block after the answer)  0.80
@@ -40,6 +41,8 @@ _TEMPLATE = re.compile(
 _CONT = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
 _MOJIBAKE_CJK = re.compile(f"[\u00e4-\u00e9][{_CONT}]{{2}}")
 _MOJIBAKE_LATIN = re.compile(f"[\u00c2\u00c3][{_CONT}]")
+# Byte-level BPE markers a detokenizer failed to undo: Ġ (space), Ċ (newline), ĉ (tab), beside a CJK character.
+_BYTE_BPE = re.compile(r"[\u4e00-\u9fff][\u0120\u010a\u0109]|[\u0120\u010a\u0109][\u4e00-\u9fff]")
 _LOOP = re.compile(r"(.{2,30}?)\1{4,}", re.DOTALL)
 _STRUCTURED_LINE = re.compile(r"^\s*[\[\]{}\"',|`#*\-=]|[\"']\s*:")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?])|\n")
@@ -70,6 +73,12 @@ def _garbled(text: str) -> RuleHit | None:
     if m is not None:
         return RuleHit(rule="output_error", category="output_error", evidence=clip(text, m.start(), m.start() + 30),
                        confidence=0.9, rationale="The response contains mojibake (UTF-8 decoded as latin-1/cp1252).")
+    markers = list(_BYTE_BPE.finditer(text))
+    if len(markers) >= 2:
+        m = markers[0]
+        return RuleHit(rule="output_error", category="output_error", evidence=clip(text, m.start(), m.start() + 30),
+                       confidence=0.9, rationale="The response contains byte-level tokenizer markers (Ġ, Ċ) that "
+                                                 "were never decoded.")
     return None
 
 

@@ -10,9 +10,11 @@ Confidences (fixed per pattern):
     only punctuation / empty brackets                 0.95
     only the prompt's answer label ("答：")            0.90
     refusal without substantive content               0.90
+    refusal after a reason clause ("由于…，我无法…")     0.85
     only "please consult a doctor"                    0.85
     only asks to be given the question ("请提供题目")     0.85
     only a request for more information               0.80
+    only a greeting or acknowledgement ("嗯嗯")         0.80
     only a restatement of the question                0.75
 """
 
@@ -29,21 +31,22 @@ _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|\[/?INST\]|<end_of_turn>|<start_of_t
 
 _REFUSAL = re.compile(
     r"抱歉|对不起|很遗憾|恕我|"
-    r"(?:无法|不能|不便|没法|难以)[^，。,.！？!?]{0,8}?(?:回答|作答|答复|回复|提供|给出|确定|判断|完成|简述|处理|帮助|协助|满足|解答|诊断|选择)|"
+    r"(?:无法|不能|不便|没法|难以|不适合|不宜)[^，。,.！？!?]{0,8}?(?:回答|作答|答复|回复|提供|给出|确定|判断|完成|简述|处理|帮助|"
+    r"协助|满足|解答|诊断|选择|生成|撰写|编写|讨论)|"
     r"作为(?:一个|一名)?(?:AI|人工智能|语言模型|AI助手|智能助手|机器人)|"
     r"\bI'?m sorry|\bI am sorry|\bsorry\b|\bI (?:cannot|can ?not|can'?t|am unable|am not able)|\bI'm (?:unable|not able)|"
     r"\bas an AI\b|\bas a (?:large )?language model\b|\bunable to (?:answer|provide|help)",
     re.IGNORECASE,
 )
 _INFO_REQUEST = re.compile(
-    r"(?:请|需|需要)(?:您)?(?:提供|补充|描述|说明|详细|重新提供|告诉)|提供更多|如果?(?:您|你)?需要(?:详细|更多|进一步)|(?:更多|具体|详细|背景)(?:的)?(?:信息|细节|资料|情况)|"
-    r"(?:能否|可否|是否可以|可以|能)(?:告诉|提供|描述|说)|请问|麻烦(?:您)?(?:提供|告诉|描述)|需要(?:知道|了解)|需更多信息|"
+    r"(?:请|需|需要)(?:您)?(?:提供|补充|描述|说明|详细|重新提供|告诉|上传)|提供更多|如果?(?:您|你)?需要(?:详细|更多|进一步)|(?:更多|具体|详细|背景)(?:的)?(?:信息|细节|资料|情况)|"
+    r"(?:能否|可否|是否可以|可以|能)(?:告诉|提供|描述|说)|(?:我)?才能(?:判断|回答|作答|给出|确定|分析)|以便(?:我)?(?:进一步)?(?:判断|分析|诊断|回答)|请问|麻烦(?:您)?(?:提供|告诉|描述)|需要(?:知道|了解)|需更多信息|"
     r"\bplease (?:provide|share|tell|describe|clarify)|\b(?:could|can|would) you (?:please )?(?:tell|provide|share|describe|clarify)|"
     r"\bmore (?:information|details|context)\b",
     re.IGNORECASE,
 )
 _CONSULT = re.compile(
-    r"(?:咨询|请教|询问|找)(?:一下)?(?:专业|您的|你的|主治|相关)?(?:的)?(?:医生|医师|药师|专家|医疗|医务|大夫)|"
+    r"(?:咨询|请教|询问|找)(?:一下)?(?:专业|您的|你的|主治|相关){0,2}(?:的)?(?:[\u4e00-\u9fff]{1,3}科)?(?:医生|医师|药师|专家|医疗|医务|大夫)|"
     r"就医|就诊|看医生|(?:到|去|至|前往)(?:正规|专业)?医院|面诊|专业医生|专业人士|遵医嘱|医生(?:的)?指导|"
     r"(?:进一步|及时|尽快)(?:检查|诊治|诊断)|"
     r"\b(?:consult|see|talk to|ask) (?:a|your|with a) (?:doctor|physician|healthcare|medical|pharmacist)|\bseek medical\b",
@@ -65,7 +68,7 @@ _META = re.compile(
     re.IGNORECASE,
 )
 _FILLER = re.compile(
-    r"^(?:您好|你好|谢谢|感谢|好的?|嗯|是的|明白了?|了解了?|收到了?|没问题|当然|可以|以下是|答案(?:是|为)?|回答(?:是|如下)?)$|"
+    r"^(?:您好|你好|谢谢|感谢|好的?|嗯+|哦+|是的|明白了?|了解了?|收到了?|没问题|当然|可以|以下是|答案(?:是|为)?|回答(?:是|如下)?)$|"
     r"希望(?:对您|对你|能)?(?:有所)?帮助|如果您?(?:还)?有其他(?:问题|疑问)|如有(?:其他|任何)?(?:问题|疑问)|需要进一步(?:的)?帮助|"
     r"我(?:将|会|可以|来)(?:根据要求|按照要求|按照格式|为您|为你|帮您|帮你|继续)?(?:作答|解答|回答|帮助)|"
     r"^\s*(?:hello|hi|thanks?|thank you|ok(?:ay)?)\s*$|\bhope (?:this|it) helps\b",
@@ -74,6 +77,18 @@ _FILLER = re.compile(
 # An apostrophe inside a word ("I'm", "can't") is not a clause boundary.
 _CLAUSE_SPLIT = re.compile(
     r"(?:[，,。！!？?；;：:\n（）()<>＜＞“”\"「」]|(?<![A-Za-z])'|'(?![A-Za-z]))+|\.(?=\s|$)|因为|由于|所以|但是|但|不过"
+)
+# A reason clause in front of a refusal: "由于涉及孕妇用药安全，", "鉴于…，", "考虑到…，", "该问题涉及…，" (up to its
+# first comma).
+_REASON_CLAUSE = re.compile(
+    r"(?:^|(?<=[。！？!?\n，,]))\s*(?:(?:由于|鉴于|考虑到|出于|基于|因为|因)|(?:该|这个|这道|此|本)?(?:问题|对话|题目|内容|病例|话题)?涉及)"
+    r"[^，,。；;！？!?\n]{1,40}[，,]")
+# A refusal spoken by the answerer about answering ("我无法…", "我不能提供…", "无法为您给出…"), not "无法使用某药".
+_SELF_REFUSAL = re.compile(
+    r"(?:我|本人|AI|模型|助手)[^，。,.；;]{0,6}?(?:无法|不能|不便|没法|难以)|抱歉|对不起|很遗憾|恕我|"
+    r"(?:无法|不能|不便|没法)(?:为您|向您|给您|为你|给你)?(?:回答|作答|答复|回复|提供|给出|解答)|"
+    r"\bI (?:cannot|can ?not|can'?t|am unable)",
+    re.IGNORECASE,
 )
 _EXAMPLES = re.compile(r"(?:例如|比如|譬如|如|包括|such as|e\.g\.|for example)", re.IGNORECASE)
 _CHOICE_ANSWER = re.compile(r"[<＜]\s*[A-Ja-j](?:\s*[,，、和及]?\s*[A-Ja-j])*\s*[>＞]")
@@ -135,20 +150,18 @@ def check_unanswered(item: Item) -> RuleHit | None:
         return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.9,
                        rationale="The response only repeats the answer label of the prompt.")
     dialogue = is_dialogue_turn(item.question)
-    kinds: set[str] = set()
-    rest = 0
-    previous: str | None = None
-    for clause in _CLAUSE_SPLIT.split(text):
-        if not content_chars(clause):
-            continue
-        kind = _clause_kind(clause, dialogue)
-        if kind is None and previous == "info" and _EXAMPLES.match(clause.strip()):
-            kind = "info"  # "请提供更多信息，例如年龄和病程" lists what is asked for
-        previous = kind
-        if kind is None:
-            rest += len(content_chars(clause))
-        else:
-            kinds.add(kind)
+    kinds, rest = _clause_kinds(text, dialogue)
+    if rest > 2 and _REASON_CLAUSE.search(text) and _SELF_REFUSAL.search(text):
+        # "由于涉及孕妇用药安全，我无法提供…": the reason in front is not an answer; a real answer keeps content
+        # after the reason clauses are set aside ("由于患者肾功能不全，应选用胰岛素" is still substantive).
+        kinds, rest = _clause_kinds(_REASON_CLAUSE.sub("，", text), dialogue)
+        if rest <= 2 and "refusal" in kinds:
+            return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.85,
+                           rationale="The response gives a reason and then refuses, with no substantive answer.")
+        return None if rest > 2 else _restated(item, text, response)
+    if rest == 0 and kinds == {"filler"} and len(content_chars(text)) <= 8:
+        return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.8,
+                       rationale="The response holds only a greeting or acknowledgement (\"嗯嗯\", \"好的\").")
     if rest <= 2 and kinds - {"filler"}:
         if "refusal" in kinds:
             return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.9,
@@ -164,7 +177,30 @@ def check_unanswered(item: Item) -> RuleHit | None:
                            rationale="The response only asks for more information.")
         return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.8,
                        rationale="The response only comments on the question without answering it.")
+    return _restated(item, text, response)
+
+
+def _restated(item: Item, text: str, response: str) -> RuleHit | None:
     if _restates_question(item, text):
         return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.75,
                        rationale="The response only restates the question.")
     return None
+
+
+def _clause_kinds(text: str, dialogue: bool) -> tuple[set[str], int]:
+    """The kinds of non-substantive clauses found, and how many content characters the other clauses hold."""
+    kinds: set[str] = set()
+    rest = 0
+    previous: str | None = None
+    for clause in _CLAUSE_SPLIT.split(text):
+        if not content_chars(clause):
+            continue
+        kind = _clause_kind(clause, dialogue)
+        if kind is None and previous == "info" and _EXAMPLES.match(clause.strip()):
+            kind = "info"  # "请提供更多信息，例如年龄和病程" lists what is asked for
+        previous = kind
+        if kind is None:
+            rest += len(content_chars(clause))
+        else:
+            kinds.add(kind)
+    return kinds, rest
