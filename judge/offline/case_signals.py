@@ -212,6 +212,7 @@ def chosen_option_text(question: str, options: list[str] | None, response: str) 
     return "；".join(texts[x] for x in sorted(letters) if x in texts)
 
 
+@lru_cache(maxsize=8192)
 def case_text(question: str) -> str:
     """The case of a prompt: its last query (after any worked example) without the option lines."""
     return _OPTION_TEXT.sub("", query_part(question))

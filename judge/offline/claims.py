@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from functools import lru_cache
 
 _UNIT = (r"mmol/L|μmol/L|umol/L|mg/dL|g/L|mg/L|U/L|IU/L|mIU/mL|ng/mL|pg/mL|×10\^?9/L|mmHg|kPa|mg/kg|mg/m²|mg/m2|"
          r"U/\(kg·h\)|ml/\(min·1\.73m²\)|mL/min|ml/min|mg|g|μg|ug|mcg|ml|mL|L|U|IU|kg|cm|mm|"
@@ -38,7 +39,12 @@ _JSON_KEYS = frozenset({"主体词", "发生状态", "描述词", "解剖部位"
 
 
 def _norm(text: str | None) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+_SPACE = re.compile(r"\s+")
+_norm_prompt = lru_cache(maxsize=8192)(_norm)
+"""`_norm` remembered by text, for the question and reference many answers share."""
 
 
 def _log(x: float) -> float:
@@ -118,5 +124,5 @@ def _extraction_claims(q: str, response: str) -> dict[str, float]:
 
 def claim_features(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All claim signals of one item (see module doc)."""
-    q, ref, resp = _norm(question), _norm(reference), _norm(response)
+    q, ref, resp = _norm_prompt(question), _norm_prompt(reference), _norm(response)
     return {**_quantity_claims(q, ref, resp), **_term_claims(q, ref, resp), **_extraction_claims(q, response)}

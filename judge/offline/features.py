@@ -29,8 +29,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from judge.core.models import Item
 from judge.medbench.recall import point_coverages, split_points
-from judge.offline.case_signals import _allergy_classes, case_signals, option_case_signals
-from judge.offline.claims import claim_features
+from judge.offline.case_signals import _allergy_classes, case_signals, case_text, option_case_signals
+from judge.offline.claims import _norm_prompt, claim_features
 from judge.offline.register import register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
 from judge.offline.rules.format_spec import format_spec
@@ -136,7 +136,8 @@ def _instruction(question: str) -> str:
 
 def clear_memos() -> None:
     """Empty the per-prompt memos of the features and the rules (they only ever hold derived facts of texts)."""
-    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _allergy_classes):
+    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _allergy_classes,
+               case_text, _norm_prompt):
         fn.cache_clear()
     clear_rule_memos()
 

@@ -35,7 +35,7 @@ def clear_rule_memos() -> None:
     """Empty the rules' per-prompt memos (format instruction, labels, option letters of each prompt text)."""
     from judge.offline.rules import format_spec, output_error, text
 
-    for fn in (format_spec.format_spec, text.output_label, text._input_labels, text._query_option_letters,
+    for fn in (format_spec.format_spec, text.output_label, text.query_part, text._input_labels, text._query_option_letters,
                output_error._labels_pattern, output_error._prompt_content):
         fn.cache_clear()
 

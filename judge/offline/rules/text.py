@@ -91,6 +91,7 @@ def _input_labels(question: str, excluded: frozenset[str]) -> frozenset[str]:
     return frozenset(found)
 
 
+@lru_cache(maxsize=8192)
 def query_part(question: str) -> str:
     """The last question of the prompt: the text after the worked example's answer (whole prompt if none)."""
     out = output_label(question)
