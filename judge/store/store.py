@@ -8,7 +8,8 @@ read-only query path and the batch-write helper they share.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,22 +112,28 @@ class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, Si
         return cols, cur.fetchall()
 
     # -- writes shared by the mixins --------------------------------------------------------------------------
-    def run_with_batch(self, data: pa.Table | dict[str, list[Any]], statements: Sequence[str],
-                       params: Sequence[Sequence[Any]] | None = None) -> None:
-        """Run `statements` in one transaction with `data` registered as the table `_batch`."""
-        import pyarrow as pa
-
-        self.con.register("_batch", data if isinstance(data, pa.Table) else pa.table(data))
+    @contextmanager
+    def _batch_transaction(self, data: pa.Table) -> Iterator[None]:
+        """One transaction with `data` registered as the table `_batch` (rolled back on error)."""
+        self.con.register("_batch", data)
         try:
             self.con.execute("BEGIN TRANSACTION")
-            for i, sql in enumerate(statements):
-                self.con.execute(sql, list(params[i]) if params else [])
+            yield
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
             raise
         finally:
             self.con.unregister("_batch")
+
+    def run_with_batch(self, data: pa.Table | dict[str, list[Any]], statements: Sequence[str],
+                       params: Sequence[Sequence[Any]] | None = None) -> None:
+        """Run `statements` in one transaction with `data` registered as the table `_batch`."""
+        import pyarrow as pa
+
+        with self._batch_transaction(data if isinstance(data, pa.Table) else pa.table(data)):
+            for i, sql in enumerate(statements):
+                self.con.execute(sql, list(params[i]) if params else [])
 
     def insert_batch(self, table: str, cols: list[str], data: pa.Table | dict[str, list[Any]], conflict: str,
                      keys: Sequence[str] = ()) -> None:
@@ -144,16 +151,8 @@ class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, Si
             return
         names = ", ".join(cols)
         on = " AND ".join(f"t.{k} = b.{k}" for k in keys)
-        self.con.register("_batch", data)
-        try:
-            self.con.execute("BEGIN TRANSACTION")
+        with self._batch_transaction(data):
             clash = keys and self.con.execute(
                 f"SELECT (SELECT count(*) FROM _batch b JOIN {table} t ON {on}) "
                 f"+ (SELECT count(*) - count(DISTINCT ({', '.join(keys)})) FROM _batch)").fetchone()[0]
             self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _batch {conflict if clash or not keys else ''}")
-            self.con.execute("COMMIT")
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            self.con.unregister("_batch")
