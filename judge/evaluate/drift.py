@@ -19,8 +19,8 @@ Z95 = 1.959963984540054
 """The standard normal quantile of a two-sided 95 % interval."""
 
 
-class DriftPoint(BaseModel):
-    """One calibration run on the κ-over-time plot."""
+class CalibrationPoint(BaseModel):
+    """One stored calibration run: which judge, when, on which split, and its κ with the bootstrap bounds."""
 
     calibration_id: str
     """Row id."""
@@ -28,10 +28,8 @@ class DriftPoint(BaseModel):
     """Judge calibrated."""
     model: str | None
     """Judge model."""
-    prompt_version: str | None
-    """Prompt version of the judge."""
     split: str | None
-    """Gold split ("all" when none)."""
+    """Gold split used (drift points say "all" for the whole gold set)."""
     created_at: str
     """When it ran (UTC, to the second)."""
     n: int | None
@@ -42,6 +40,13 @@ class DriftPoint(BaseModel):
     """Lower bootstrap bound."""
     kappa_hi: float | None
     """Upper bootstrap bound."""
+
+
+class DriftPoint(CalibrationPoint):
+    """One calibration run on the κ-over-time plot."""
+
+    prompt_version: str | None
+    """Prompt version of the judge."""
 
     @property
     def series(self) -> str:

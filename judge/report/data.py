@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from judge.core.models import DIMENSIONS
 from judge.core.taxonomy import CATEGORY_CODES, load_taxonomy
 from judge.evaluate.abstention import AbstentionSummary
-from judge.evaluate.drift import DriftPoint, DriftWarning, drift_points, drift_warnings
+from judge.evaluate.drift import CalibrationPoint, DriftPoint, DriftWarning, drift_points, drift_warnings
 from judge.evaluate.metrics import AgreementReport
 from judge.medbench.scoring_run import CorrectnessCounts
 from judge.medbench.silver_key import silver_label
@@ -163,27 +163,9 @@ class DistributionRow(BaseModel):
         return {c: (self.counts[c] / self.n if self.n else 0.0) for c in CATEGORY_CODES}
 
 
-class CalibrationView(BaseModel):
+class CalibrationView(CalibrationPoint):
     """The latest calibration run of a judge against the physicians' gold set."""
 
-    calibration_id: str
-    """Row id."""
-    judge_id: str | None
-    """Judge calibrated."""
-    model: str | None
-    """Judge model."""
-    split: str | None
-    """Gold split used."""
-    created_at: str
-    """When it ran."""
-    n: int | None
-    """Gold items scored."""
-    kappa: float | None
-    """Cohen's kappa."""
-    kappa_lo: float | None
-    """Lower bootstrap bound."""
-    kappa_hi: float | None
-    """Upper bootstrap bound."""
     macro_f1: float | None
     """Macro F1."""
     ece: float | None
