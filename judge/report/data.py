@@ -204,6 +204,8 @@ class ReportData(BaseModel):
     """Error distribution per dimension pooled over models (model = "all")."""
     distribution_by_model: list[DistributionRow] = Field(default_factory=list)
     """Error distribution per dimension and model."""
+    uncategorised: dict[str, int] = Field(default_factory=dict)
+    """The chosen judge's verdicts left out of the distribution, by status (needs_review, failed)."""
     calibration: CalibrationView | None = None
     """Latest calibration run (of the chosen judge when one was given); None when there is none."""
     calibration_for: str | None = None
@@ -324,6 +326,7 @@ def load_report_data(store: Store, judge_id: str | None = None) -> ReportData:
         judge_ids=judges, categories=[(c, tax.get(c).en, tax.get(c).zh) for c in CATEGORY_CODES],
         accuracy=_accuracy(store, False), accuracy_by_task=accuracy_by_task, robustness=rob,
         robustness_by_task=rob_tasks, distribution=pooled, distribution_by_model=by_model,
+        uncategorised=store.uncategorised_counts(chosen) if chosen else {},
         calibration=_calibration(store, judge_id), calibration_for=judge_id, drift=drift,
         drift_warnings=drift_warnings(drift), measures=measures, hits=detect_signatures(measures),
         problem_counts=problems, problems=[ProblemGroup(**r) for r in store.problem_groups()],

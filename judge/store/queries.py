@@ -58,6 +58,12 @@ class QueriesMixin:
         return self.con.execute("SELECT coalesce(dimension, 'unknown'), model, category, n FROM error_distribution"
                                 " WHERE judge_id = ?", [judge_id]).fetchall()
 
+    def uncategorised_counts(self: Store, judge_id: str) -> dict[str, int]:
+        """A judge's verdicts without a category (needs_review, failed), by status: what the error distribution leaves out."""
+        rows = self.con.execute("SELECT status, count(*) FROM verdicts WHERE judge_id = ? AND status <> 'ok' GROUP BY 1",
+                                [judge_id]).fetchall()
+        return {status: int(n) for status, n in sorted(rows)}
+
     def error_distribution(self: Store, judge_id: str | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Share of each category per dimension for one judge, pooled over models; ([], []) without a judge."""
         if judge_id is None:

@@ -299,3 +299,18 @@ def test_calibration_section_draws_the_abstention_curve(tmp_path) -> None:
     assert (tmp_path / "r_abstention.png").stat().st_size > 5000
     html = build_report(db, tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'alt="abstention curve: kappa and coverage vs tau"' in html
+
+
+def test_verdicts_without_a_category_are_counted_next_to_the_distribution(db, tmp_path) -> None:
+    with Store(db) as store:
+        assert load_report_data(store).uncategorised == {"needs_review": len(J1)}
+        store.write_verdicts([Verdict(item_id=i, judge_id="j2", status="needs_review", error="below min_confidence")
+                              for i in ("m1/Med-Exam/0", "m1/Med-Exam/1")]
+                             + [Verdict(item_id="m1/Med-Exam/2", judge_id="j2", status="failed", error="boom")])
+    md = build_report(db, tmp_path / "r.md", fmt="md", judge_id="j1").read_text(encoding="utf-8")
+    assert f"Not in these tables: {len(J1)} needs_review verdict(s)" in md
+    html = build_report(db, tmp_path / "r.html", judge_id="j1").read_text(encoding="utf-8")
+    assert f"Not in these tables: {len(J1)} needs_review verdict(s)" in html
+    # a judge whose verdicts all lack a category is not reported as having no verdicts
+    only = build_report(db, tmp_path / "j2.md", fmt="md", judge_id="j2").read_text(encoding="utf-8")
+    assert "gave no category yet: 1 failed, 2 needs_review verdict(s)" in only and "No verdicts yet" not in only
