@@ -145,3 +145,15 @@ def test_m005_upgrades_a_scored_file_and_keeps_its_problems(tmp_path):
         assert st.con.execute("SELECT kind, skipped FROM ingest_problems").fetchall() == [("duplicate", True)]
         assert st.problem_groups()[0]["skipped"] is True
         assert st.silver_rows(by_task=False) == [] and st.coverage_rows() == []
+
+
+def test_a_batch_that_partly_clashes_replaces_the_clashing_rows_and_adds_the_rest(tmp_path):
+    with Store(tmp_path / "a.duckdb") as st:
+        st.write_verdicts([Verdict(item_id=f"x{i}", judge_id="j", status="ok", category="omission") for i in range(3)],
+                          "r1")
+        # x2 clashes with the table and comes after two new rows: the plain INSERT fails, the upsert writes all four
+        st.write_verdicts([Verdict(item_id=i, judge_id="j", status="ok", category="hallucination")
+                           for i in ("x3", "x4", "x2", "x5")], "r2")
+        rows = st.query("SELECT item_id, category, run_id FROM verdicts ORDER BY item_id")[1]
+        assert rows == [("x0", "omission", "r1"), ("x1", "omission", "r1"), ("x2", "hallucination", "r2"),
+                        ("x3", "hallucination", "r2"), ("x4", "hallucination", "r2"), ("x5", "hallucination", "r2")]
