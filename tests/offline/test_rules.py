@@ -240,9 +240,12 @@ def test_rule_names_follow_taxonomy_decision_order() -> None:
 
 
 def test_run_rules_returns_first_hit_in_decision_order() -> None:
-    refusal = item(MCQ, "抱歉，我无法回答这个问题。", MCQ_OPTIONS)  # also not in <>
+    refusal = item(MCQ, "抱歉，我无法在A与C之间作出选择。", MCQ_OPTIONS)  # also names options outside <>
     assert run_rules(refusal).rule == "unanswered"
     assert run_rules(refusal, enabled=["format_mismatch"]).rule == "format_mismatch"
+    bare_refusal = item(MCQ, "抱歉，我无法回答这个问题。", MCQ_OPTIONS)  # names no option: nothing to put in <>
+    assert run_rules(bare_refusal).rule == "unanswered"
+    assert run_rules(bare_refusal, enabled=["format_mismatch"]) is None
     leaked = item(MCQ, "正确答案是A，因为左肺呼吸音消失。<|im_end|>", MCQ_OPTIONS)  # also no <>
     assert run_rules(leaked).rule == "output_error"
     assert run_rules(leaked, enabled=["unanswered", "format_mismatch"]).rule == "format_mismatch"
@@ -734,3 +737,60 @@ def test_undecoded_byte_level_tokens_are_an_output_error() -> None:
     response = "<A,B>ĠĠĊĊ答案Ġ解析ĊĠĠĠĠ原发性ĠĠ甲减Ċ"
     assert_hit(check_output_error(item(MCQ, response, MCQ_OPTIONS)), "output_error", response, 0.85)
     assert check_output_error(item(OPEN_QA, "Ġozo is a Maltese name.")) is None
+
+
+DRUGCA = "任务：请判断下列用药是否合理，先简要说明理由，最后将结论（合理/不合理）放在<>里。\n患者，男，66岁，长期服用辛伐他汀，现加用克拉霉素。"
+CMEEE_OUTPUT_FORM = CMEEE.replace("实体识别的格式为：", "实体识别的输出形式为：")  # a form the format reader does not parse
+
+
+def test_a_worded_bracket_answer_is_the_format_the_prompt_lists() -> None:
+    assert parse_format_instruction(DRUGCA).bracket_words == ["合理", "不合理"]
+    assert parse_format_instruction("请判断，最后将“是”或“否”放在<>里。").bracket_words == ["是", "否"]
+    assert run_rules(item(DRUGCA, "理由：两药经不同途径代谢，无相互作用。<合理>")) is None
+    hit = run_rules(item(DRUGCA, "两药合用会升高他汀浓度，结论：不合理。"))
+    assert hit is not None and hit.rule == "format_mismatch" and "合理/不合理" in hit.rationale
+    assert run_rules(item(DRUGCA, "两药能否合用需要由临床医生综合评估后决定。"), enabled=["format_mismatch"]) is None
+
+
+def test_a_response_naming_no_option_is_no_format_error() -> None:
+    restated = "本题问最可能的诊断，选项有左侧气胸、左侧胸腔积液、大叶性肺炎、肺栓塞和心包炎。"  # every option listed
+    for text in (restated, "患者的年龄和病程是多少？", "咳粉红色泡沫痰提示左心衰。"):
+        assert run_rules(item(MCQ, text, MCQ_OPTIONS), enabled=["format_mismatch"]) is None
+    for text in ("正确答案是A，左侧呼吸音消失。", "最可能是左侧气胸。"):  # a letter, or one option's wording
+        hit = run_rules(item(MCQ, text, MCQ_OPTIONS), enabled=["format_mismatch"])
+        assert hit is not None and hit.confidence == 0.9
+
+
+@pytest.mark.parametrize("response", ["Blood Donation<｜end▁of▁sentence｜>", "<｜Assistant｜>答案是<C>"])
+def test_fullwidth_special_tokens_are_an_output_error(response: str) -> None:
+    hit = run_rules(item(MCQ, response, MCQ_OPTIONS))
+    assert hit is not None and hit.rule == "output_error" and hit.confidence == 0.95
+
+
+def test_cut_off_answers_are_an_output_error() -> None:
+    opened = run_rules(item(MCQ, "根据题意，左侧呼吸音消失提示气胸，因此答案是<", MCQ_OPTIONS))
+    assert opened is not None and opened.rule == "output_error"
+    cut = run_rules(item(CTC, "Disea"))
+    assert cut is not None and cut.rule == "output_error" and cut.evidence == "Disea"
+    assert run_rules(item(CTC, "Disease")) is None
+    assert run_rules(item(CTC, "Pregnancy-related Activity")) is None
+
+
+def test_a_complete_entity_answer_is_not_a_continued_template() -> None:
+    answer = "药物：沙丁胺醇\n身体部位：双肺\n症状和体征：哮鸣音\n疾病：支气管哮喘"
+    assert run_rules(item(CMEEE_OUTPUT_FORM, answer), enabled=["output_error"]) is None
+    more = answer + "\n\n医学文本：\n患儿咳嗽2天。\n实体识别：\n症状和体征：咳嗽"
+    hit = run_rules(item(CMEEE_OUTPUT_FORM, more), enabled=["output_error"])
+    assert hit is not None and hit.rule == "output_error"
+
+
+def test_a_run_on_record_ending_in_a_referral_is_not_unanswered() -> None:
+    record = ("患者女36岁因发热寒战伴左侧腰痛3天入院查体左肾区叩击痛阳性尿培养大肠埃希菌考虑急性肾盂肾炎予头孢曲松治疗"
+              "第3天体温正常出院后口服头孢呋辛酯继续8天多饮水勤排尿如再次发热腰痛及时就诊。")
+    assert run_rules(item(SMDOC, record), enabled=["unanswered"]) is None
+    assert run_rules(item(OPEN_QA, "建议及时就诊。"), enabled=["unanswered"]).rule == "unanswered"
+
+
+def test_refusing_to_classify_after_a_reason_is_unanswered() -> None:
+    hit = run_rules(item(CTC, "由于该条目涉及受试者个人生活习惯等隐私信息，我无法对其进行分类。"))
+    assert hit is not None and hit.rule == "unanswered"

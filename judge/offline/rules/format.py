@@ -1,8 +1,10 @@
 """Rule `format_mismatch`: the response ignores the output format its prompt asks for.
 
-Abstains (None) when the prompt has no recognisable format instruction or the response is empty.
+Abstains (None) when the prompt has no recognisable format instruction, the response is empty, or a <> answer is
+required but the response names no option at all (a refusal or a restatement is not a format error).
 Confidences (fixed per pattern):
-    answer not inside <> although required                            0.90
+    answer not inside <> although required (an option letter is named)  0.90
+    answer not inside <> as one of the listed words (<合理>/<不合理>)       0.80
     required JSON / literal not parseable at all                        0.85
     required "标签：内容" lines or per-line fields entirely ignored        0.85
     explanation next to the option although "只输出选项" (>= 10 chars)    0.85
@@ -29,7 +31,14 @@ from typing import Any
 from judge.core.models import Item
 from judge.offline.rules.format_spec import FormatSpec, format_spec
 from judge.offline.rules.hit import RuleHit, clip, trim
-from judge.offline.rules.text import content_chars, label_of, nonempty_lines, option_letters, output_label
+from judge.offline.rules.text import (
+    content_chars,
+    label_of,
+    nonempty_lines,
+    option_letters,
+    option_texts,
+    output_label,
+)
 
 _SPAN = re.compile(r"[<＜]([^<>＜＞\n]{0,80})[>＞]")
 _LETTER_SEPS = re.compile(r"[\s,，、;；/|和及与]+")
@@ -38,6 +47,7 @@ _TRAILING_LABEL = re.compile(r"(?:正确答案|最终答案|答案|回答|答)\s
 _FENCE = re.compile(r"^```[\w-]*\s*|\s*```\s*$")
 _FULLWIDTH = {",": "，", ";": "；", "|": "｜", ":": "："}
 _DEFAULT_LETTERS = set("ABCDEFGHIJ")
+_STANDALONE_LETTER = re.compile(r"(?<![A-Za-z])[A-J](?![A-Za-z])")
 
 
 def _hit(evidence: str, confidence: float, rationale: str) -> RuleHit:
@@ -58,14 +68,33 @@ def _option_content(content: str, letters: set[str]) -> list[str] | None:
     return list(compact)
 
 
+def _names_an_option(item: Item, text: str, letters: set[str]) -> bool:
+    """True when the response names an option: a standalone option letter ("选C", "答案：B", "A、C"), or the wording
+    of some but not all options (listing every option restates the question)."""
+    if any(m.group(0) in letters for m in _STANDALONE_LETTER.finditer(text)):
+        return True
+    wordings = [w for w in option_texts(item.question, item.options) if len(w) >= 2]
+    named = sum(w in text for w in wordings)
+    return 0 < named < len(wordings)
+
+
 def _check_brackets(item: Item, spec: FormatSpec, text: str) -> RuleHit | None:
     letters = option_letters(item.question, item.options) or _DEFAULT_LETTERS
     spans = list(_SPAN.finditer(text))
+    if spec.bracket_words:
+        if any(m.group(1).strip() in spec.bracket_words for m in spans):
+            return None  # the answer is one of the words the prompt lists for the brackets
+        if not spans and not any(w in text for w in spec.bracket_words):
+            return None  # no answer at all to put inside <>: not a question of format
+        return _hit(spans[-1].group(0) if spans else _answer_line(text), 0.8,
+                    f"The answer is not put inside <> as one of {'/'.join(spec.bracket_words)}.")
     answers = [m for m in spans if _option_content(m.group(1), letters)]
     if not answers:
         others = [m for m in spans if content_chars(m.group(1))]
         if others:
             return _hit(others[-1].group(0), 0.6, "The bracketed answer is not given as option letters.")
+        if not _names_an_option(item, text, letters):
+            return None  # no option is named (a refusal, a restatement, a text cut off): nothing to put inside <>
         return _hit(_answer_line(text), 0.9, "The answer is not put inside <> as the prompt requires.")
     final = answers[-1]
     chosen = _option_content(final.group(1), letters) or []

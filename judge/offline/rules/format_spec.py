@@ -23,6 +23,9 @@ _JSON = re.compile(r"(?<![A-Za-z])json(?![A-Za-z])", re.IGNORECASE)
 _EXAMPLE_STRUCTURE = re.compile(r"[：:][ \t]*\n?[ \t]*(\[\s*\{|\{\s*['\"])")
 _FORMAT_BLOCK = re.compile(r"格式(?:为|如下|是)?\s*[：:]\s*\n((?:[^\n]*“”[^\n]*\n?)+)")
 _FIELD = re.compile(r"([^\s：:，,。“”]{1,12})\s*[：:]\s*“”")
+_PUT = r"(?:放在|放到|填写到|填写在|填入|写在|写到|置于|包含在)\s*[<＜][>＞]"
+_BRACKET_WORDS = re.compile(rf"[（(]([^（）()<>＜＞\n]{{1,30}})[）)]\s*{_PUT}|((?:[“\"「][^”\"」\n]{{1,10}}[”\"」]\s*[或/、]?\s*){{2,}}){_PUT}")
+_WORD_SPLIT = re.compile(r"[/／、|｜]|或")
 _LABEL_LIST = re.compile(r"(?:列表|候选)[^\n]{0,12}?[：:]\s*\n?\s*([\[{][^\]}]+[\]}])")
 
 
@@ -47,6 +50,8 @@ class FormatSpec(BaseModel):
     """Fields every output line must carry (CMeIE: 关系类型, 头实体, 尾实体)."""
     allowed_labels: list[str] = Field(default_factory=list)
     """Closed set the answer must be taken from (CHIP-CTC categories, MedHG departments)."""
+    bracket_words: list[str] = Field(default_factory=list)
+    """Words the <> answer is chosen from when they are not option letters ("将结论（合理/不合理）放在<>里")."""
 
     @property
     def has_instruction(self) -> bool:
@@ -107,6 +112,10 @@ def format_spec(question: str) -> FormatSpec:
             spec.line_fields = rows[0]
         elif len(rows) >= 2:
             spec.line_labels = [r[0] for r in rows]
+    words = _BRACKET_WORDS.search(head) if spec.answer_in_brackets else None
+    if words:
+        raw = words.group(1) or re.sub(r"[“”\"「」]", "/", words.group(2))
+        spec.bracket_words = [w.strip() for w in _WORD_SPLIT.split(raw) if w.strip()]
     listed = _LABEL_LIST.search(head)
     if listed:
         spec.allowed_labels = _labels(listed.group(1))

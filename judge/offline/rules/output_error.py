@@ -1,7 +1,7 @@
 """Rule `output_error`: technically broken generation.
 
 Checks, in this order, each with a fixed confidence:
-    leaked special token (<|im_end|>, </s>, [INST], </think>, ...)      0.95
+    leaked special token (<|im_end|>, </s>, [INST], </think>, <｜end▁of▁sentence｜>, ...)  0.95
     leaked template text ({answer}, {{...}}, "### Response:")          0.85
     U+FFFD replacement characters                                       0.90
     mojibake (UTF-8 read as latin-1 / cp1252, e.g. "å»", "Ã©")          0.90
@@ -10,7 +10,9 @@ Checks, in this order, each with a fixed confidence:
     the same line (>= 10 chars) or sentence (>= 6 chars) repeated >= 3 times  0.80
     the few-shot template continued (a new "题目：" block after the answer)  0.80
     a block of the prompt copied into the middle of the response         0.60
+    the whole response is the start of a listed label ("Disea")           0.70
     structured output cut off (unclosed [ or {)                          0.75
+    the response ends on an opened answer bracket ("因此答案是<")            0.75
     prose ending mid-clause on "，", "、" or a connective                 0.70
     prose ending mid-clause without terminal punctuation, where the
     earlier sentences do end with "。"                                      0.55
@@ -32,6 +34,8 @@ _SPECIAL_TOKENS = (
     "<|assistant|>", "<|user|>", "<|system|>", "<|end|>", "<end_of_turn>", "<start_of_turn>",
     "</s>", "<s>", "[INST]", "[/INST]", "<think>", "</think>",
 )
+# DeepSeek-style tokens written with fullwidth bars and "▁" (<｜end▁of▁sentence｜>, <｜Assistant｜>).
+_FULLWIDTH_TOKEN = re.compile(r"<｜[A-Za-z▁_]{2,30}｜>")
 _TEMPLATE = re.compile(
     r"\{\{[^{}\n]{0,40}\}\}|\{(?:answer|question|input|output|response|context|options?|prompt)\}|"
     r"^#{2,3}\s*(?:Response|Instruction|Input|Output|Answer)\s*:",
@@ -47,6 +51,7 @@ _LOOP = re.compile(r"(.{2,30}?)\1{4,}", re.DOTALL)
 _STRUCTURED_LINE = re.compile(r"^\s*[\[\]{}\"',|`#*\-=]|[\"']\s*:")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?])|\n")
 _TERMINAL = "。！？!?.…）)」』】》>]}”\"'`|*~"
+_OPEN_ANSWER = re.compile(r"[<＜][\s*]*$")
 _LABEL_PREFIX = re.compile(r"^\W*[^，。,；;：:\s()（）]{1,12}\s*[：:]")
 
 
@@ -55,6 +60,10 @@ def _leaked(text: str) -> RuleHit | None:
         if token in text:
             return RuleHit(rule="output_error", category="output_error", evidence=token, confidence=0.95,
                            rationale=f"A special token {token} leaked into the response.")
+    m = _FULLWIDTH_TOKEN.search(text)
+    if m:
+        return RuleHit(rule="output_error", category="output_error", evidence=m.group(0), confidence=0.95,
+                       rationale=f"A special token {m.group(0)} leaked into the response.")
     m = _TEMPLATE.search(text)
     if m:
         return RuleHit(rule="output_error", category="output_error", evidence=m.group(0), confidence=0.85,
@@ -148,6 +157,10 @@ def _truncated(text: str) -> RuleHit | None:
     if body[:1] in "[{" and len(body) >= 20 and _open_brackets(body) > 0:
         return RuleHit(rule="output_error", category="output_error", evidence=clip_tail(text, 40), confidence=0.75,
                        rationale="The structured output stops before its brackets are closed.")
+    m = _OPEN_ANSWER.search(text)
+    if m:
+        return RuleHit(rule="output_error", category="output_error", evidence=clip_tail(text, 30), confidence=0.75,
+                       rationale="The response stops right after opening the answer bracket.")
     lines = nonempty_lines(text)
     if len(text.strip()) < 40 or not lines:
         return None
@@ -170,4 +183,15 @@ def check_output_error(item: Item) -> RuleHit | None:
     text = item.response
     if not text.strip():
         return None
-    return _leaked(text) or _garbled(text) or _repetition(text) or _template_continued(item, text) or _truncated(text)
+    return (_leaked(text) or _garbled(text) or _repetition(text) or _template_continued(item, text)
+            or _label_cut(item, text) or _truncated(text))
+
+
+def _label_cut(item: Item, text: str) -> RuleHit | None:
+    """The whole response is the start of one of the prompt's listed labels ("Disea" for "Disease")."""
+    said = text.strip()
+    labels = format_spec(item.question).allowed_labels
+    if len(said) < 2 or said in labels or not any(label.startswith(said) for label in labels):
+        return None
+    return RuleHit(rule="output_error", category="output_error", evidence=said, confidence=0.7,
+                   rationale="The response stops partway through one of the listed labels.")

@@ -67,8 +67,9 @@ def output_label(question: str) -> str | None:
 def input_labels(question: str, exclude: Iterable[str] = ()) -> set[str]:
     """Labels that introduce the query input in a few-shot template ("题目", "医学文本", "输入报告").
 
-    Found by walking up from the final output label to the previous answer; only labels that occur at
-    least twice in the prompt (once in the worked example, once in the query) count. `exclude` removes
+    Found by walking up from the final output label to the previous answer, or to the blank line above the
+    query block; only labels that occur at least twice in the prompt (once in the worked example, once in the
+    query) count. `exclude` removes
     labels that belong to the required output format (e.g. CMeEE entity types).
     """
     return set(_input_labels(question, frozenset(exclude)))
@@ -76,13 +77,17 @@ def input_labels(question: str, exclude: Iterable[str] = ()) -> set[str]:
 
 @lru_cache(maxsize=4096)
 def _input_labels(question: str, excluded: frozenset[str]) -> frozenset[str]:
-    lines = nonempty_lines(question)
     out = output_label(question)
     if out is None:
         return frozenset()
+    lines = question.rstrip().splitlines()
     found: set[str] = set()
     for line in reversed(lines[:-1]):
         stripped = line.strip()
+        if not stripped:
+            if found:
+                break  # the blank line above the query block: what lies above is the worked example's answer
+            continue
         if re.match(rf"{re.escape(out)}\s*[：:]", stripped) or _EXAMPLE_MARKER.match(stripped):
             break
         label = label_of(line)
@@ -112,6 +117,12 @@ def option_letters(question: str, options: list[str] | None) -> set[str]:
 @lru_cache(maxsize=4096)
 def _query_option_letters(question: str) -> frozenset[str]:
     return frozenset(m.group(1) for o in query_part(question).splitlines() if (m := _OPTION_LINE.match(o)))
+
+
+def option_texts(question: str, options: list[str] | None) -> list[str]:
+    """The wording of each option without its letter ("A. 左侧气胸" -> "左侧气胸"), from `options` or the query."""
+    lines = options if options else query_part(question).splitlines()
+    return [text for o in lines if (m := _OPTION_LINE.match(o)) and (text := o[m.end(1):].lstrip(")）.．、 \t"))]
 
 
 def is_dialogue_turn(question: str) -> bool:

@@ -32,7 +32,7 @@ _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|\[/?INST\]|<end_of_turn>|<start_of_t
 _REFUSAL = re.compile(
     r"抱歉|对不起|很遗憾|恕我|"
     r"(?:无法|不能|不便|没法|难以|不适合|不宜)[^，。,.！？!?]{0,8}?(?:回答|作答|答复|回复|提供|给出|确定|判断|完成|简述|处理|帮助|"
-    r"协助|满足|解答|诊断|选择|生成|撰写|编写|讨论)|"
+    r"协助|满足|解答|诊断|选择|生成|撰写|编写|讨论|分类|归类|评估|标注|抽取|提取)|"
     r"作为(?:一个|一名)?(?:AI|人工智能|语言模型|AI助手|智能助手|机器人)|"
     r"\bI'?m sorry|\bI am sorry|\bsorry\b|\bI (?:cannot|can ?not|can'?t|am unable|am not able)|\bI'm (?:unable|not able)|"
     r"\bas an AI\b|\bas a (?:large )?language model\b|\bunable to (?:answer|provide|help)",
@@ -95,6 +95,10 @@ _CHOICE_ANSWER = re.compile(r"[<＜]\s*[A-Ja-j](?:\s*[,，、和及]?\s*[A-Ja-j]
 _LEADING_LETTER = re.compile(r"^\W*(?:答案?|回答|正确答案|选)?\s*[：:]?\s*\**\s*([A-Z])(?![A-Za-z])")
 
 
+_LONG_CLAUSE = 60
+"""Content characters beyond which a clause is not read as a bare referral or a request for information."""
+
+
 def _clause_kind(clause: str, dialogue: bool) -> str | None:
     """Kind of a non-substantive clause, or None when the clause carries content."""
     if _ASKS_QUESTION.search(clause):
@@ -105,9 +109,11 @@ def _clause_kind(clause: str, dialogue: bool) -> str | None:
         return "meta"
     if _FILLER.search(clause.strip()):
         return "filler"
-    if not dialogue and _CONSULT.search(clause):
+    if dialogue or len(content_chars(clause)) > _LONG_CLAUSE:
+        return None  # a run-on clause that ends in "及时就诊" is a record or an answer, not a referral
+    if _CONSULT.search(clause):
         return "consult"
-    if not dialogue and _INFO_REQUEST.search(clause):
+    if _INFO_REQUEST.search(clause):
         return "info"
     return None
 
