@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 from judge.offline.rules.text import query_part
 
@@ -82,31 +83,46 @@ def _has(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.search(text) is not None
 
 
-def sex_conflict(question: str, response: str) -> float:
-    """1 when the case states one sex and the response speaks of the other (person words or sex-specific organs)."""
+def _sex_of(question: str) -> str | None:
+    """"f" or "m" when the case states exactly one sex, else None."""
     female, male = _has(_FEMALE, question), _has(_MALE, question)
-    if female == male:
+    return None if female == male else ("f" if female else "m")
+
+
+def _sex_conflict(sex: str | None, response: str) -> float:
+    if sex is None:
         return 0.0
-    if female:
+    if sex == "f":
         return float(_has(_MALE, response) or _has(_MALE_ONLY, response))
     return float(_has(_FEMALE, response) or _has(_FEMALE_ONLY, response))
 
 
-def side_conflict(question: str, response: str) -> float:
-    """How far the response's left/right balance departs from the case's (0 when either names no side)."""
-    ql, qr = len(_LEFT.findall(question)), len(_RIGHT.findall(question))
-    rl, rr = len(_LEFT.findall(response)), len(_RIGHT.findall(response))
-    if ql + qr == 0 or rl + rr == 0:
+def sex_conflict(question: str, response: str) -> float:
+    """1 when the case states one sex and the response speaks of the other (person words or sex-specific organs)."""
+    return _sex_conflict(_sex_of(question), response)
+
+
+def _side_conflict(ql: int, qr: int, response: str) -> float:
+    if ql + qr == 0:
+        return 0.0
+    rl, rr = response.count("左"), response.count("右")
+    if rl + rr == 0:
         return 0.0
     return abs(ql / (ql + qr) - rl / (rl + rr))
 
 
+def side_conflict(question: str, response: str) -> float:
+    """How far the response's left/right balance departs from the case's (0 when either names no side)."""
+    return _side_conflict(question.count("左"), question.count("右"), response)
+
+
+def _new_ages(asked: frozenset[str], response: str) -> float:
+    return float(len(set(_AGE.findall(response)) - asked)) if asked else 0.0
+
+
 def new_ages(question: str, response: str) -> float:
     """Ages ("45岁") the response states that the case does not, when the case states an age."""
-    asked = set(_AGE.findall(question))
-    if not asked:
-        return 0.0
-    return float(len(set(_AGE.findall(response)) - asked))
+    return _new_ages(frozenset(_AGE.findall(question)), response)
 
 
 def allergy_conflict(question: str, response: str) -> float:
@@ -135,11 +151,11 @@ def renal_risk(question: str, response: str) -> float:
     return float(_has(_RENAL, question) and _has(_RENAL_RISK, response))
 
 
-def negation_conflict(question: str, response: str) -> float:
-    """Findings the case denies ("否认胸痛") that the response states without a negation nearby."""
-    denied = {m.group(1) for m in _DENIED.finditer(question)}
+def _negation_conflict(denied: frozenset[str], response: str) -> float:
     hits = 0
     for term in denied:
+        if term not in response:  # every occurrence below is one of the term
+            continue
         for m in re.finditer(re.escape(term), response):
             before = response[max(0, m.start() - 12) : m.start()]
             after = response[m.end() : m.end() + 16]
@@ -149,6 +165,11 @@ def negation_conflict(question: str, response: str) -> float:
     return float(hits)
 
 
+def negation_conflict(question: str, response: str) -> float:
+    """Findings the case denies ("否认胸痛") that the response states without a negation nearby."""
+    return _negation_conflict(frozenset(m.group(1) for m in _DENIED.finditer(question)), response)
+
+
 def _case_age(question: str) -> int | None:
     ages = [int(a) for a in _AGE.findall(question) if int(a) <= 120]
     if ages:
@@ -156,9 +177,7 @@ def _case_age(question: str) -> int | None:
     return 3 if _CHILD_CASE.search(question) else None
 
 
-def age_group_conflict(question: str, response: str) -> float:
-    """1 when the response calls the patient by an age group ("中年男性", "未成年人") the case's age rules out."""
-    age = _case_age(question)
+def _age_group_conflict(age: int | None, response: str) -> float:
     if age is None:
         return 0.0
     for pattern, low, high in _AGE_WORDS:
@@ -167,20 +186,32 @@ def age_group_conflict(question: str, response: str) -> float:
     return 0.0
 
 
+def age_group_conflict(question: str, response: str) -> float:
+    """1 when the response calls the patient by an age group ("中年男性", "未成年人") the case's age rules out."""
+    return _age_group_conflict(_case_age(question), response)
+
+
+def _child_risk(age: int | None, response: str) -> float:
+    return float(age is not None and age < 12 and _has(_CHILD_RISK, response))
+
+
 def child_risk(question: str, response: str) -> float:
     """1 when the case is a child and the response names a drug usually avoided in children."""
-    age = _case_age(question)
-    return float(age is not None and age < 12 and _has(_CHILD_RISK, response))
+    return _child_risk(_case_age(question), response)
+
+
+def _history_conflict(single: bool, no_drugs: bool, response: str) -> float:
+    hits = 0.0
+    if single and _has(_MARRIED_CLAIM, response):
+        hits += 1.0
+    if no_drugs and _has(_DRUG_TAKEN, response):
+        hits += 1.0
+    return hits
 
 
 def history_conflict(question: str, response: str) -> float:
     """History the case denies and the response states: marriage or childbirth, or drugs already taken."""
-    hits = 0.0
-    if _has(_SINGLE, question) and _has(_MARRIED_CLAIM, response):
-        hits += 1.0
-    if _has(_NO_DRUGS, question) and _has(_DRUG_TAKEN, response):
-        hits += 1.0
-    return hits
+    return _history_conflict(_has(_SINGLE, question), _has(_NO_DRUGS, question), response)
 
 
 def hepatic_risk(question: str, response: str) -> float:
@@ -188,14 +219,24 @@ def hepatic_risk(question: str, response: str) -> float:
     return float(_has(_HEPATIC, question) and _has(_HEPATIC_RISK, response))
 
 
+def _contra_of(question: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    """The risky-drug patterns of the case's conditions, and the heads of the drugs it says to avoid."""
+    return (tuple(risky for cond, risky in _CONTRAINDICATIONS if _has(cond, question)),
+            tuple(m.group(1)[:3] for m in _STATED_CONTRA.finditer(question)))
+
+
+def _contraindication_conflict(contra: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]], response: str) -> float:
+    hits = float(sum(1 for risky in contra[0] if _has(risky, response)))
+    for head in contra[1]:
+        if head in response:
+            hits += 1.0
+    return hits
+
+
 def contraindication_conflict(question: str, response: str) -> float:
     """Conditions of the case whose usual contraindicated drugs the response names, plus drugs the case says to
     avoid ("禁用…") that the response names."""
-    hits = float(sum(1 for cond, risky in _CONTRAINDICATIONS if _has(cond, question) and _has(risky, response)))
-    for m in _STATED_CONTRA.finditer(question):
-        if m.group(1)[:3] in response:
-            hits += 1.0
-    return hits
+    return _contraindication_conflict(_contra_of(question), response)
 
 
 def chosen_option_text(question: str, options: list[str] | None, response: str) -> str:
@@ -276,21 +317,53 @@ def choice_signals(response: str, reference: str | None) -> dict[str, float]:
     return out
 
 
+class _PromptFacts(NamedTuple):
+    """What the case-consistency signals read of one prompt, the same for every response to it."""
+
+    sex: str | None
+    left: int
+    right: int
+    ages: frozenset[str]
+    pregnant: bool
+    renal: bool
+    denied: frozenset[str]
+    case_age: int | None
+    single: bool
+    no_drugs: bool
+    hepatic: bool
+    contra: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
+
+
+@lru_cache(maxsize=8192)
+def _prompt_facts(question: str) -> _PromptFacts:
+    """The facts of `question` (sex, sides, ages, pregnancy, renal failure, denied findings) and of its case
+    (`case_text`: age, history, liver failure, contraindications), as `case_signals` reads them."""
+    case = case_text(question)
+    return _PromptFacts(
+        sex=_sex_of(question), left=question.count("左"), right=question.count("右"),
+        ages=frozenset(_AGE.findall(question)), pregnant=_has(_PREGNANT, question), renal=_has(_RENAL, question),
+        denied=frozenset(m.group(1) for m in _DENIED.finditer(question)), case_age=_case_age(case),
+        single=_has(_SINGLE, case), no_drugs=_has(_NO_DRUGS, case), hepatic=_has(_HEPATIC, case),
+        contra=_contra_of(case),
+    )
+
+
 def case_signals(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All case-consistency and option-letter signals of one item."""
-    case = case_text(question)
+    f = _prompt_facts(question)
+    age = f.case_age
     return {
-        "sex_conflict": sex_conflict(question, response),
-        "side_conflict": side_conflict(question, response),
-        "new_ages": new_ages(question, response),
+        "sex_conflict": _sex_conflict(f.sex, response),
+        "side_conflict": _side_conflict(f.left, f.right, response),
+        "new_ages": _new_ages(f.ages, response),
         "allergy_conflict": allergy_conflict(question, response),
-        "pregnancy_risk": pregnancy_risk(question, response),
-        "renal_risk": renal_risk(question, response),
-        "negation_conflict": negation_conflict(question, response),
-        "age_group_conflict": age_group_conflict(case, response),
-        "child_risk": child_risk(case, response),
-        "history_conflict": history_conflict(case, response),
-        "hepatic_risk": hepatic_risk(case, response),
-        "contraindication_conflict": contraindication_conflict(case, response),
+        "pregnancy_risk": float(f.pregnant and _has(_PREGNANCY_RISK, response)),
+        "renal_risk": float(f.renal and _has(_RENAL_RISK, response)),
+        "negation_conflict": _negation_conflict(f.denied, response),
+        "age_group_conflict": _age_group_conflict(age, response),
+        "child_risk": _child_risk(age, response),
+        "history_conflict": _history_conflict(f.single, f.no_drugs, response),
+        "hepatic_risk": float(f.hepatic and _has(_HEPATIC_RISK, response)),
+        "contraindication_conflict": _contraindication_conflict(f.contra, response),
         **choice_signals(response, reference),
     }

@@ -61,8 +61,14 @@ def quantity_claims(question: str, reference: str | None, response: str) -> dict
     return _quantity_claims(_norm(question), _norm(reference), _norm(response))
 
 
+@lru_cache(maxsize=8192)
+def _prompt_quantities(text: str) -> frozenset[tuple[str, str]]:
+    """`_quantities` of a normalised question or reference, remembered by text."""
+    return frozenset(_quantities(text))
+
+
 def _quantity_claims(q: str, ref: str, resp: str) -> dict[str, float]:
-    said, case, keyed = _quantities(resp), _quantities(q), _quantities(ref)
+    said, case, keyed = _quantities(resp), _prompt_quantities(q), _prompt_quantities(ref)
     known = case | keyed
     new = said - known
     case_values, case_units = {v for v, _ in case}, {u for _, u in case}
@@ -124,5 +130,9 @@ def _extraction_claims(q: str, response: str) -> dict[str, float]:
 
 def claim_features(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All claim signals of one item (see module doc)."""
-    q, ref, resp = _norm_prompt(question), _norm_prompt(reference), _norm(response)
+    return normed_claim_features(_norm_prompt(question), _norm_prompt(reference), _norm(response), response)
+
+
+def normed_claim_features(q: str, ref: str, resp: str, response: str) -> dict[str, float]:
+    """`claim_features` from the normalised question, reference and response (`_norm` of each) and the response."""
     return {**_quantity_claims(q, ref, resp), **_term_claims(q, ref, resp), **_extraction_claims(q, response)}

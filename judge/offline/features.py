@@ -29,9 +29,9 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from judge.core.models import Item
 from judge.medbench.recall import point_coverages, split_points
-from judge.offline.case_signals import _allergy_classes, case_signals, case_text, option_case_signals
-from judge.offline.claims import _norm_prompt, claim_features
-from judge.offline.register import register_features
+from judge.offline.case_signals import _allergy_classes, _prompt_facts, case_signals, case_text, option_case_signals
+from judge.offline.claims import _norm_prompt, _prompt_quantities, normed_claim_features
+from judge.offline.register import cjk_share, register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
 from judge.offline.rules.format_spec import format_spec
 from judge.offline.rules.text import split_instruction
@@ -60,6 +60,9 @@ _CONSULT = re.compile(r"咨询|就医|就诊|医院|医生|药师|面诊|pharmac
 _TERMINAL = set("。！？.!?>）)」”】】」…\"'")
 _GARBLED = re.compile(r"[\ufffd\u00c0-\u00ff\u0080-\u00bf]")
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|<pad>|<unk>|\[/?INST\]|<end_of_turn>|<start_of_turn>")
+_LATIN = re.compile(r"[A-Za-z]")
+_HEADING = re.compile(r"(?m)^#+\s")
+_LINE_BREAK = re.compile(r"[\n。！？!?]")
 
 CLIP = 3.0
 """Standardised numeric features are clipped to [-CLIP, CLIP]: a signal seen once in training stays bounded."""
@@ -100,7 +103,7 @@ def repetition_ratio(text: str, n: int = 4) -> float:
 
 
 def _max_line_repeat(text: str) -> float:
-    pieces = [p.strip() for p in re.split(r"[\n。！？!?]", text) if len(p.strip()) >= 4]
+    pieces = [p.strip() for p in _LINE_BREAK.split(text) if len(p.strip()) >= 4]
     return float(max(Counter(pieces).values())) if pieces else 0.0
 
 
@@ -137,7 +140,7 @@ def _instruction(question: str) -> str:
 def clear_memos() -> None:
     """Empty the per-prompt memos of the features and the rules (they only ever hold derived facts of texts)."""
     for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _allergy_classes,
-               case_text, _norm_prompt):
+               case_text, _prompt_facts, _norm_prompt, _prompt_quantities, cjk_share):
         fn.cache_clear()
     clear_rule_memos()
 
@@ -147,12 +150,20 @@ def clear_memos() -> None:
 class ItemView:
     """One item as the feature groups read it: its texts, and the rule hits (given by the caller, or run once)."""
 
-    __slots__ = ("item", "question", "reference", "response", "_hits")
+    __slots__ = ("item", "question", "reference", "response", "_hits", "_norm_response")
 
     def __init__(self, item: Item, hits: Mapping[str, RuleHit | None] | None = None) -> None:
         self.item = item
         self.question, self.reference, self.response = item.question, item.reference_answer, item.response
         self._hits = hits
+        self._norm_response: str | None = None
+
+    @property
+    def norm_response(self) -> str:
+        """The response NFKC-normalised and without whitespace (computed once for every group reading it)."""
+        if self._norm_response is None:
+            self._norm_response = _norm(self.response)
+        return self._norm_response
 
     @property
     def hits(self) -> Mapping[str, RuleHit | None]:
@@ -187,7 +198,7 @@ def _coverage_features(x: ItemView) -> dict[str, float]:
 def _novelty_features(x: ItemView) -> dict[str, float]:
     q, ref = _known(x.question), _known(x.reference or "")
     known = q.norm + "\n" + ref.norm
-    resp = _norm(x.response)
+    resp = x.norm_response
     numbers = set(_NUMBER.findall(resp)) - q.numbers - ref.numbers
     doses = {m.group(0) for m in _DOSE.finditer(resp)}
     new_doses = {d for d in doses if d not in known}
@@ -249,8 +260,8 @@ def _style_features(x: ItemView) -> dict[str, float]:
         "request_marks": _log(len(_REQUEST.findall(text))),
         "consult_marks": _log(len(_CONSULT.findall(text))),
         "question_marks": _log(text.count("？") + text.count("?")),
-        "latin_share": len(re.findall(r"[A-Za-z]", text)) / n,
-        "markdown": _log(text.count("**") + len(re.findall(r"(?m)^#+\s", text))),
+        "latin_share": len(_LATIN.findall(text)) / n,
+        "markdown": _log(text.count("**") + len(_HEADING.findall(text))),
     }
 
 
@@ -260,7 +271,8 @@ FEATURE_GROUPS: dict[str, Callable[[ItemView], dict[str, float]]] = {
     "novelty": _novelty_features,
     "case": _case_features,
     "option_case": lambda x: option_case_signals(x.question, x.item.options, x.response),
-    "claims": lambda x: claim_features(x.question, x.reference, x.response),
+    "claims": lambda x: normed_claim_features(_known(x.question).norm, _known(x.reference or "").norm,
+                                              x.norm_response, x.response),
     "register": lambda x: register_features(x.question, x.response),
     "rules": _rule_features,
     "format": _prompt_format_features,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 _COLLOQUIAL = re.compile(r"啥|咋|俺|瞅|得了|就行|就得了|犯不上|挨刀子|瞎琢磨|别瞎|胀得慌|这块儿|那块儿|老是|一按|吃坏|拉肚子|"
                          r"闹肚子|拉稀|嗓子|掉秤|后晌|黑夜里|打小|害过|闹的|点点|疙瘩|吓自己|早干嘛|该吃吃|挺好|"
@@ -32,11 +33,17 @@ def _per_100(count: int, n: int) -> float:
     return 100.0 * count / n if n else 0.0
 
 
+@lru_cache(maxsize=8192)
+def cjk_share(question: str) -> float:
+    """Share of CJK characters in a question, remembered by text (every response to a prompt reads it)."""
+    return len(_CJK.findall(question)) / max(len(question), 1)
+
+
 def register_features(question: str, response: str) -> dict[str, float]:
     """Register signals of one response (see module doc); the keys are the same for every item."""
     text = response.strip()
     n = max(len(text), 1)
-    q_cjk = len(_CJK.findall(question)) / max(len(question), 1)
+    q_cjk = cjk_share(question)
     r_latin = len(_LATIN.findall(text)) / n
     return {
         "colloquial2_per_100": _per_100(len(_COLLOQUIAL.findall(text)), n),

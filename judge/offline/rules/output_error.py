@@ -44,6 +44,9 @@ _MOJIBAKE_LATIN = re.compile(f"[\u00c2\u00c3][{_CONT}]")
 # Byte-level BPE markers a detokenizer failed to undo: Ġ (space), Ċ (newline), ĉ (tab), beside a CJK character.
 _BYTE_BPE = re.compile(r"[\u4e00-\u9fff][\u0120\u010a\u0109]|[\u0120\u010a\u0109][\u4e00-\u9fff]")
 _LOOP = re.compile(r"(.{2,30}?)\1{4,}", re.DOTALL)
+_MIN_REPEATED = 10
+"""No repetition is shorter: a loop is a unit of 2+ characters 5+ times (10); a repeated line or sentence is 3
+disjoint pieces of 10 or 6+ characters each (18)."""
 _STRUCTURED_LINE = re.compile(r"^\s*[\[\]{}\"',|`#*\-=]|[\"']\s*:")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?])|\n")
 _TERMINAL = "。！？!?.…）)」』】》>]}”\"'`|*~"
@@ -83,6 +86,8 @@ def _garbled(text: str) -> RuleHit | None:
 
 
 def _repetition(text: str) -> RuleHit | None:
+    if len(text) < _MIN_REPEATED:
+        return None
     for m in _LOOP.finditer(text):
         if has_letters(m.group(1)) and len(m.group(0)) >= 10:
             return RuleHit(rule="output_error", category="output_error", evidence=clip(text, m.start(), m.end()),
