@@ -110,12 +110,11 @@ def _template_continued(item: Item, text: str) -> RuleHit | None:
     if not labels:
         return None
     pattern = _labels_pattern(frozenset(labels))
-    prompt = _prompt_content(item.question)
     for m in pattern.finditer(text):
         if not text[: m.start()].strip():
             continue
         evidence = clip(text, m.start(), m.start() + 60)
-        if content_chars(text[m.end() : m.end() + 40])[:20] in prompt:
+        if content_chars(text[m.end() : m.end() + 40])[:20] in _prompt_content(item.question):
             return RuleHit(rule="output_error", category="output_error", evidence=evidence, confidence=0.6,
                            rationale="Part of the prompt template is copied into the middle of the response.")
         return RuleHit(rule="output_error", category="output_error", evidence=evidence, confidence=0.8,

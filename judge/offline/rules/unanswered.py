@@ -21,6 +21,7 @@ Confidences (fixed per pattern):
 from __future__ import annotations
 
 import re
+from collections import Counter
 from difflib import SequenceMatcher
 
 from judge.core.models import Item
@@ -127,6 +128,10 @@ def _restates_question(item: Item, text: str) -> bool:
     said = content_chars(text)
     if len(said) < 6 or len(ask) < 6 or output_label(item.question):
         return False
+    # the matching blocks share at most the characters both hold: too few of those, and they share too few
+    common = (Counter(said) & Counter(ask)).total()
+    if len(said) - common > 1 or common < 0.7 * len(ask):
+        return False
     shared = sum(b.size for b in SequenceMatcher(None, said, ask, autojunk=False).get_matching_blocks())
     return len(said) - shared <= 1 and shared >= 0.7 * len(ask)
 
@@ -188,7 +193,10 @@ def _restated(item: Item, text: str, response: str) -> RuleHit | None:
 
 
 def _clause_kinds(text: str, dialogue: bool) -> tuple[set[str], int]:
-    """The kinds of non-substantive clauses found, and how many content characters the other clauses hold."""
+    """The kinds of non-substantive clauses found, and how many content characters the other clauses hold.
+
+    Counting stops at the first clause that takes that number above 2: the response is then substantive, and
+    `check_unanswered` reads neither the kinds nor the exact number."""
     kinds: set[str] = set()
     rest = 0
     previous: str | None = None
@@ -201,6 +209,8 @@ def _clause_kinds(text: str, dialogue: bool) -> tuple[set[str], int]:
         previous = kind
         if kind is None:
             rest += len(content_chars(clause))
+            if rest > 2:
+                break
         else:
             kinds.add(kind)
     return kinds, rest
