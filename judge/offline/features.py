@@ -47,6 +47,8 @@ _DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:~|～|-|–)?\s*(?:\d+(?:\.\d+)?)?\s*"
                    r"(mg|g|μg|ug|mcg|ml|mL|L|U|IU|mmol|万U|毫克|克|微克|毫升|单位|片|粒|支)(?![A-Za-z])")
 _DRUG = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:西林|霉素|沙星|头孢[\u4e00-\u9fff]{1,4}|唑|普利|沙坦|洛尔|地平|他汀|格列[\u4e00-\u9fff]{1,3}|"
                    r"双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|拉唑|肝素|芬|卡因|匹林|霉素)")
+_DRUG_ENDS = re.compile(r"西林|霉素|沙星|头孢|唑|普利|沙坦|洛尔|地平|他汀|格列|双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|肝素|芬|卡因|匹林")
+"""A literal every `_DRUG` match holds (its ending, or the head of 头孢…/格列…): one fast scan rules drugs out."""
 _AUTHORITY = re.compile(r"指南|共识|研究(?:表明|证实|显示|发现)|证实|文献|报道|Meta分析|荟萃分析|《[^》]{2,30}》|\d+(?:\.\d+)?%")
 _CAUSAL = re.compile(r"因为|所以|因此|导致|由于|从而|故而|既然|那么|说明|提示|可见|推出|引起|造成|继发于")
 _COLLOQUIAL = re.compile(r"挺|好几|肚子|拉肚子|啥|咋|这孩子|吧[。！，]|呢[。！，？]|啊|哈|嗯|特别|真的|让人|咱|俺|一大堆|厉害|"
@@ -202,7 +204,7 @@ def _novelty_features(x: ItemView) -> dict[str, float]:
     numbers = set(_NUMBER.findall(resp)) - q.numbers - ref.numbers
     doses = {m.group(0) for m in _DOSE.finditer(resp)}
     new_doses = {d for d in doses if d not in known}
-    drugs = {m.group(0) for m in _DRUG.finditer(resp)}
+    drugs = {m.group(0) for m in _DRUG.finditer(resp)} if _DRUG_ENDS.search(resp) else set()
     new_drugs = {d for d in drugs if d not in known}
     authority = {m.group(0) for m in _AUTHORITY.finditer(resp)}
     r_bi = _bigrams(resp)
