@@ -23,6 +23,9 @@ def split_instruction(question: str) -> tuple[str, str]:
     return question[: m.start()], question[m.start() :]
 
 
+_LETTER = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
 class _DropNonContent(dict[int, int | None]):
     """str.translate table that keeps letters and digits (Unicode categories L* and N*) and drops every other
     character; each code point's category is looked up once, then served from the dict."""
@@ -43,7 +46,7 @@ def content_chars(text: str) -> str:
 
 def has_letters(text: str) -> bool:
     """True when `text` contains a CJK character or a Latin letter."""
-    return re.search(r"[\u4e00-\u9fffA-Za-z]", text) is not None
+    return _LETTER.search(text) is not None
 
 
 def label_of(line: str) -> str | None:
