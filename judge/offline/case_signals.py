@@ -7,6 +7,7 @@ decides a category on its own. They feed the baseline classifier (judge.offline.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -239,17 +240,27 @@ def contraindication_conflict(question: str, response: str) -> float:
     return _contraindication_conflict(_contra_of(question), response)
 
 
-def chosen_option_text(question: str, options: list[str] | None, response: str) -> str:
-    """The text of the options the response's final answer picks ("" when it picks none or options are unknown)."""
-    letters = final_letters(response)
-    if not letters:
-        return ""
-    lines = options if options else question.splitlines()
+def _option_map(lines: Iterable[str]) -> dict[str, str]:
     texts: dict[str, str] = {}
     for line in lines:
         m = _OPTION_TEXT.match(line)
         if m:
             texts[m.group(1)] = m.group(2)  # the last block of option lines is the query's
+    return texts
+
+
+@lru_cache(maxsize=8192)
+def _prompt_options(question: str) -> dict[str, str]:
+    """The option texts of a prompt's lines by letter (read only: shared by every response to the prompt)."""
+    return _option_map(question.splitlines())
+
+
+def chosen_option_text(question: str, options: list[str] | None, response: str) -> str:
+    """The text of the options the response's final answer picks ("" when it picks none or options are unknown)."""
+    letters = final_letters(response)
+    if not letters:
+        return ""
+    texts = _option_map(options) if options else _prompt_options(question)
     return "；".join(texts[x] for x in sorted(letters) if x in texts)
 
 
@@ -265,10 +276,13 @@ def option_case_signals(question: str, options: list[str] | None, response: str)
     chosen = chosen_option_text(question, options, response)
     if not chosen:
         return {"option_case_conflict": 0.0}
-    question = case_text(question)
-    checks = (sex_conflict, pregnancy_risk, renal_risk, hepatic_risk, allergy_conflict, contraindication_conflict,
-              child_risk, age_group_conflict)
-    return {"option_case_conflict": float(sum(check(question, chosen) > 0 for check in checks))}
+    case = case_text(question)
+    f = _case_facts(case)
+    checks = (_sex_conflict(f.sex, chosen), float(f.pregnant and _has(_PREGNANCY_RISK, chosen)),
+              float(f.renal and _has(_RENAL_RISK, chosen)), float(f.hepatic and _has(_HEPATIC_RISK, chosen)),
+              allergy_conflict(case, chosen), _contraindication_conflict(f.contra, chosen), _child_risk(f.age, chosen),
+              _age_group_conflict(f.age, chosen))
+    return {"option_case_conflict": float(sum(check > 0 for check in checks))}
 
 
 def _letters(text: str) -> frozenset[str]:
@@ -317,6 +331,26 @@ def choice_signals(response: str, reference: str | None) -> dict[str, float]:
     return out
 
 
+class _CaseFacts(NamedTuple):
+    """What the case-consistency signals read of a prompt's case (`case_text`)."""
+
+    sex: str | None
+    pregnant: bool
+    renal: bool
+    hepatic: bool
+    age: int | None
+    single: bool
+    no_drugs: bool
+    contra: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
+
+
+@lru_cache(maxsize=8192)
+def _case_facts(case: str) -> _CaseFacts:
+    return _CaseFacts(sex=_sex_of(case), pregnant=_has(_PREGNANT, case), renal=_has(_RENAL, case),
+                      hepatic=_has(_HEPATIC, case), age=_case_age(case), single=_has(_SINGLE, case),
+                      no_drugs=_has(_NO_DRUGS, case), contra=_contra_of(case))
+
+
 class _PromptFacts(NamedTuple):
     """What the case-consistency signals read of one prompt, the same for every response to it."""
 
@@ -327,31 +361,24 @@ class _PromptFacts(NamedTuple):
     pregnant: bool
     renal: bool
     denied: frozenset[str]
-    case_age: int | None
-    single: bool
-    no_drugs: bool
-    hepatic: bool
-    contra: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
+    case: _CaseFacts
 
 
 @lru_cache(maxsize=8192)
 def _prompt_facts(question: str) -> _PromptFacts:
-    """The facts of `question` (sex, sides, ages, pregnancy, renal failure, denied findings) and of its case
-    (`case_text`: age, history, liver failure, contraindications), as `case_signals` reads them."""
-    case = case_text(question)
+    """The facts of `question` (sex, sides, ages, pregnancy, renal failure, denied findings) and of its case."""
     return _PromptFacts(
         sex=_sex_of(question), left=question.count("左"), right=question.count("右"),
         ages=frozenset(_AGE.findall(question)), pregnant=_has(_PREGNANT, question), renal=_has(_RENAL, question),
-        denied=frozenset(m.group(1) for m in _DENIED.finditer(question)), case_age=_case_age(case),
-        single=_has(_SINGLE, case), no_drugs=_has(_NO_DRUGS, case), hepatic=_has(_HEPATIC, case),
-        contra=_contra_of(case),
+        denied=frozenset(m.group(1) for m in _DENIED.finditer(question)), case=_case_facts(case_text(question)),
     )
 
 
 def case_signals(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All case-consistency and option-letter signals of one item."""
     f = _prompt_facts(question)
-    age = f.case_age
+    case = f.case
+    age = case.age
     return {
         "sex_conflict": _sex_conflict(f.sex, response),
         "side_conflict": _side_conflict(f.left, f.right, response),
@@ -362,8 +389,8 @@ def case_signals(question: str, reference: str | None, response: str) -> dict[st
         "negation_conflict": _negation_conflict(f.denied, response),
         "age_group_conflict": _age_group_conflict(age, response),
         "child_risk": _child_risk(age, response),
-        "history_conflict": _history_conflict(f.single, f.no_drugs, response),
-        "hepatic_risk": float(f.hepatic and _has(_HEPATIC_RISK, response)),
-        "contraindication_conflict": _contraindication_conflict(f.contra, response),
+        "history_conflict": _history_conflict(case.single, case.no_drugs, response),
+        "hepatic_risk": float(case.hepatic and _has(_HEPATIC_RISK, response)),
+        "contraindication_conflict": _contraindication_conflict(case.contra, response),
         **choice_signals(response, reference),
     }

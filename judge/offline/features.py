@@ -29,7 +29,15 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from judge.core.models import Item
 from judge.medbench.recall import point_coverages, split_points
-from judge.offline.case_signals import _allergy_classes, _prompt_facts, case_signals, case_text, option_case_signals
+from judge.offline.case_signals import (
+    _allergy_classes,
+    _case_facts,
+    _prompt_facts,
+    _prompt_options,
+    case_signals,
+    case_text,
+    option_case_signals,
+)
 from judge.offline.claims import _norm_prompt, _prompt_quantities, normed_claim_features
 from judge.offline.register import cjk_share, register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
@@ -142,7 +150,7 @@ def _instruction(question: str) -> str:
 def clear_memos() -> None:
     """Empty the per-prompt memos of the features and the rules (they only ever hold derived facts of texts)."""
     for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _allergy_classes,
-               case_text, _prompt_facts, _norm_prompt, _prompt_quantities, cjk_share):
+               case_text, _prompt_facts, _case_facts, _prompt_options, _norm_prompt, _prompt_quantities, cjk_share):
         fn.cache_clear()
     clear_rule_memos()
 

@@ -25,7 +25,7 @@ _LITERARY = re.compile(r"悄然|翻涌|如鼓点|鼓点般|煎熬|所幸|康健|
 _SHORTHAND = re.compile(r"[↑↓→←]|[\u4e00-\u9fff][+\-－](?=[，,、；;\s）)]|$)|"
                         r"(?<![A-Za-z])(?:qd|bid|tid|qid|qn|qod|prn|HTN|DM|CHD|CKD|COPD|AF|\dw|\dd)(?![A-Za-z])")
 _NARRATED = re.compile(r"(?:患者|病人|家属|医生)(?:又)?(?:说|问|表示|回答|提到|告诉)|医生(?:又)?问了?")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+_NOT_CJK = re.compile(r"[^\u4e00-\u9fff]+")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -36,7 +36,7 @@ def _per_100(count: int, n: int) -> float:
 @lru_cache(maxsize=8192)
 def cjk_share(question: str) -> float:
     """Share of CJK characters in a question, remembered by text (every response to a prompt reads it)."""
-    return len(_CJK.findall(question)) / max(len(question), 1)
+    return len(_NOT_CJK.sub("", question)) / max(len(question), 1)
 
 
 def register_features(question: str, response: str) -> dict[str, float]:

@@ -83,10 +83,11 @@ def _input_labels(question: str, excluded: frozenset[str]) -> frozenset[str]:
     out = output_label(question)
     if out is None:
         return frozenset()
+    answer = re.compile(rf"{re.escape(out)}\s*[：:]")
     found: set[str] = set()
     for line in reversed(lines[:-1]):
         stripped = line.strip()
-        if re.match(rf"{re.escape(out)}\s*[：:]", stripped) or _EXAMPLE_MARKER.match(stripped):
+        if answer.match(stripped) or _EXAMPLE_MARKER.match(stripped):
             break
         label = label_of(line)
         if label and label != out and label not in excluded and question.count(label + "：") + question.count(label + ":") >= 2:
@@ -101,7 +102,8 @@ def query_part(question: str) -> str:
     lines = question.splitlines()
     if out is None:
         return question
-    idx = [i for i, ln in enumerate(lines[:-1]) if re.match(rf"\s*{re.escape(out)}\s*[：:]", ln)]
+    answer = re.compile(rf"\s*{re.escape(out)}\s*[：:]")
+    idx = [i for i, ln in enumerate(lines[:-1]) if out in ln and answer.match(ln)]
     return "\n".join(lines[idx[-1] + 1 :]) if idx else question
 
 
