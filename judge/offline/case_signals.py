@@ -84,9 +84,26 @@ def _has(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.search(text) is not None
 
 
+# Each pattern below can only match a text holding one of the literals tested first (every alternative holds one).
+def _female(text: str) -> bool:
+    return ("女" in text or "妇" in text) and _has(_FEMALE, text)
+
+
+def _male(text: str) -> bool:
+    return ("男" in text or "儿子" in text) and _has(_MALE, text)
+
+
+def _ages(text: str) -> list[str]:
+    return _AGE.findall(text) if "岁" in text else []
+
+
+def _child_case(text: str) -> bool:
+    return any(w in text for w in ("儿", "宝宝", "孩", "童", "个月")) and _has(_CHILD_CASE, text)
+
+
 def _sex_of(question: str) -> str | None:
     """"f" or "m" when the case states exactly one sex, else None."""
-    female, male = _has(_FEMALE, question), _has(_MALE, question)
+    female, male = _female(question), _male(question)
     return None if female == male else ("f" if female else "m")
 
 
@@ -94,8 +111,8 @@ def _sex_conflict(sex: str | None, response: str) -> float:
     if sex is None:
         return 0.0
     if sex == "f":
-        return float(_has(_MALE, response) or _has(_MALE_ONLY, response))
-    return float(_has(_FEMALE, response) or _has(_FEMALE_ONLY, response))
+        return float(_male(response) or _has(_MALE_ONLY, response))
+    return float(_female(response) or _has(_FEMALE_ONLY, response))
 
 
 def sex_conflict(question: str, response: str) -> float:
@@ -118,12 +135,12 @@ def side_conflict(question: str, response: str) -> float:
 
 
 def _new_ages(asked: frozenset[str], response: str) -> float:
-    return float(len(set(_AGE.findall(response)) - asked)) if asked else 0.0
+    return float(len(set(_ages(response)) - asked)) if asked else 0.0
 
 
 def new_ages(question: str, response: str) -> float:
     """Ages ("45岁") the response states that the case does not, when the case states an age."""
-    return _new_ages(frozenset(_AGE.findall(question)), response)
+    return _new_ages(frozenset(_ages(question)), response)
 
 
 def allergy_conflict(question: str, response: str) -> float:
@@ -172,10 +189,10 @@ def negation_conflict(question: str, response: str) -> float:
 
 
 def _case_age(question: str) -> int | None:
-    ages = [int(a) for a in _AGE.findall(question) if int(a) <= 120]
+    ages = [int(a) for a in _ages(question) if int(a) <= 120]
     if ages:
         return ages[0]
-    return 3 if _CHILD_CASE.search(question) else None
+    return 3 if _child_case(question) else None
 
 
 def _age_group_conflict(age: int | None, response: str) -> float:
@@ -369,7 +386,7 @@ def _prompt_facts(question: str) -> _PromptFacts:
     """The facts of `question` (sex, sides, ages, pregnancy, renal failure, denied findings) and of its case."""
     return _PromptFacts(
         sex=_sex_of(question), left=question.count("左"), right=question.count("右"),
-        ages=frozenset(_AGE.findall(question)), pregnant=_has(_PREGNANT, question), renal=_has(_RENAL, question),
+        ages=frozenset(_ages(question)), pregnant=_has(_PREGNANT, question), renal=_has(_RENAL, question),
         denied=frozenset(m.group(1) for m in _DENIED.finditer(question)), case=_case_facts(case_text(question)),
     )
 
