@@ -103,9 +103,12 @@ def _may_loop(text: str) -> bool:
     padded = np.concatenate((points, np.full(top, 0xFFFFFFFF, dtype=np.uint32)))  # no code point is that
     windows = sliding_window_view(padded, top + 1)  # row j: the characters j .. j + top
     same = windows[:, low:] == windows[:, :1]  # [j, L - low]: character j equals character j + L
+    spans = np.arange(low, top + 1)
+    if not (np.count_nonzero(same, axis=0) >= 4 * spans).any():  # not even 4L such characters at all
+        return False
     pos = np.arange(len(same))[:, None]
     last_differs = np.maximum.accumulate(np.where(same, -1, pos), axis=0)
-    return bool(((pos - last_differs).max(axis=0) >= 4 * np.arange(low, top + 1)).any())
+    return bool(((pos - last_differs).max(axis=0) >= 4 * spans).any())
 
 
 def _repetition(text: str) -> RuleHit | None:
@@ -119,7 +122,10 @@ def _repetition(text: str) -> RuleHit | None:
     lines = [ln.strip() for ln in text.splitlines()]
     sentences = [s.strip() for s in _SENTENCE_SPLIT.split(text)]
     for pieces, min_len in ((lines, 10), (sentences, 6)):
-        counts = Counter(p for p in pieces if len(p) >= min_len and has_letters(p) and not _STRUCTURED_LINE.search(p))
+        long = [p for p in pieces if len(p) >= min_len]
+        if len(long) - len(set(long)) < 2:  # no piece is there three times
+            continue
+        counts = Counter(p for p in long if has_letters(p) and not _STRUCTURED_LINE.search(p))
         if counts:
             piece, n = counts.most_common(1)[0]
             if n >= 3:

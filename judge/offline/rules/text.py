@@ -67,6 +67,13 @@ def output_label(question: str) -> str | None:
     return label_of(lines[-1]) if lines else None
 
 
+@lru_cache(maxsize=8192)
+def last_line_content(question: str) -> str:
+    """The letters and digits of the prompt's last non-empty line ("" without one)."""
+    lines = nonempty_lines(question)
+    return content_chars(lines[-1]) if lines else ""
+
+
 def input_labels(question: str, exclude: Iterable[str] = ()) -> set[str]:
     """Labels that introduce the query input in a few-shot template ("题目", "医学文本", "输入报告").
 
