@@ -85,7 +85,9 @@ _KEYS: tuple[tuple[tuple[str, ...], ...], ...] = (
 _FOLD_EXCEPTIONS = ("\u0130", "\u0131", "\u017f", "\u212a")
 """İ, ı, ſ and the Kelvin sign: re.IGNORECASE matches them to i, i, s and k, which lower-casing does not give."""
 _ALL = tuple(range(len(_PATTERNS)))
-_LITERALS = tuple(sorted({w for groups in _KEYS for group in groups for w in group}))
+_BY_FIRST: dict[str, tuple[str, ...]] = {}
+for _w in sorted({w for groups in _KEYS for group in groups for w in group}):
+    _BY_FIRST[_w[0]] = (*_BY_FIRST.get(_w[0], ()), _w)
 
 
 @lru_cache(maxsize=4096)
@@ -99,7 +101,7 @@ def _possible(text: str) -> tuple[int, ...]:
     if any(c in text for c in _FOLD_EXCEPTIONS):
         return _ALL
     folded = text.lower()
-    return _possible_with(frozenset([w for w in _LITERALS if w in folded]))
+    return _possible_with(frozenset([w for c, ws in _BY_FIRST.items() if c in folded for w in ws if w in folded]))
 
 
 _JSON_FIRST = _PATTERNS.index(r"\"category\"\s*:")

@@ -309,6 +309,19 @@ def item_features(item: Item) -> dict[str, float]:
 
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(item_features(Item(item_id="-", question="", response="")))
 """Names of the hand-made numeric features, in a fixed order."""
+_DISJOINT_GROUPS = sum(len(group(ItemView(Item(item_id="-", question="", response=""))))
+                       for group in FEATURE_GROUPS.values()) == len(NUMERIC_COLUMNS)
+"""No two feature groups share a name, so a view's numbers are its groups' values one after the other."""
+
+
+def _view_vector(view: ItemView) -> list[float]:
+    """`list(view_features(view).values())`."""
+    if not _DISJOINT_GROUPS:
+        return list(view_features(view).values())
+    out: list[float] = []
+    for group in FEATURE_GROUPS.values():
+        out.extend(group(view).values())
+    return out
 
 
 def items_frame(items: Iterable[Item]) -> pd.DataFrame:
@@ -345,8 +358,7 @@ def feature_columns(items: Sequence[Item], hits: Sequence[Mapping[str, RuleHit |
     """The features of many items as columns (the fast path of `items_frame`); `hits` gives each item's rule hits
     when the caller already ran the rules, so they are not run again."""
     views = [ItemView(it, None if hits is None else hits[i]) for i, it in enumerate(items)]
-    numeric = np.array([list(view_features(v).values()) for v in views], dtype=float).reshape(len(items),
-                                                                                              len(NUMERIC_COLUMNS))
+    numeric = np.array([_view_vector(v) for v in views], dtype=float).reshape(len(items), len(NUMERIC_COLUMNS))
     return FeatureColumns(
         text={"response": [it.response for it in items], "instruction": [_instruction(it.question) for it in items]},
         categorical={"task": [it.task or "unknown" for it in items],
