@@ -108,10 +108,7 @@ def _share(part: set[str], whole: set[str]) -> float:
 
 def repetition_ratio(text: str, n: int = 4) -> float:
     """1 - distinct character n-grams / all character n-grams (0 for text shorter than n)."""
-    if n == 4:  # the same 4-grams, joined by builtins
-        grams = list(map(str.__add__, map(str.__add__, text, text[1:]), map(str.__add__, text[2:], text[3:])))
-    else:
-        grams = [text[i : i + n] for i in range(len(text) - n + 1)]
+    grams = [text[i : i + n] for i in range(len(text) - n + 1)]
     return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
