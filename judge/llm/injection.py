@@ -57,6 +57,53 @@ _PATTERNS = [
 ]
 # One regex per pattern: each scans with its own literal-prefix search, about twice as fast as one alternation.
 _RXS = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _PATTERNS]
+_CODE_WORDS = tuple(CATEGORY_CODES)
+_JUDGE_EN_WORDS = ("judge", "grader", "evaluator", "annotator", "reviewer", "classifier")
+_JUDGE_ZH_WORDS = ("评估", "评审", "评分", "评委", "裁判", "打分", "阅卷", "判定")
+_KEYS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    # Literals every match of the pattern at the same index contains, in lower case: a pattern can only match a text
+    # whose lower-cased form holds, for each group, one of its literals. Lower-casing keeps every character another
+    # matches under re.IGNORECASE, except the four of _FOLD_EXCEPTIONS, in whose presence no pattern is skipped.
+    (("ignore",),), (("disregard",),), (("forget",),), (("you are now",),), (("from now on",),),
+    (("new instruction",),), (("忽略", "无视", "不要理会", "不用管", "忘记", "忘掉"),), (("新",), ("指令", "指示", "规则")),
+    (_JUDGE_EN_WORDS, ("dear", "note to", "message", "attention", "hey", "hello")), (_JUDGE_EN_WORDS, ("as",)),
+    (_JUDGE_ZH_WORDS, ("给", "致", "对", "告诉")), (_JUDGE_ZH_WORDS, ("你", "您")), (_JUDGE_ZH_WORDS, ("作为",)),
+    (("评审", "评委", "裁判", "评估"), ("你",)), (("评审", "裁判", "评委"), ("请", "须")),
+    (("response", "answer", "output"), ("classify", "label", "categori", "mark", "grade", "judge")),
+    (("response", "answer"), ("classification", "category", "label", "verdict")),
+    (("category",), _CODE_WORDS), (_CODE_WORDS, ("answer", "reply", "respond", "output", "return")),
+    (("为",), ("将", "把"), ("回答", "回复", "答案")),
+    (("判为", "评为", "定为", "类为", "记为"), ("请", "不要", "勿", "不得", "务必")),
+    (("输出", "返回", "判定为", "归类为", "分类为", "类别"), (*_CODE_WORDS, *_ZH_NAMES.split("|"))),
+    (("\"category\"",),), (("'category'",),),
+    (("<",), (">",), ("system", "im_start", "im_end", "endoftext", "eot_id", "start_header_id")),
+    (("[",), ("]",), ("system", "inst")), (("system>",),),
+    (("<",), (">",), ("response", "question", "reference answer", "options")), (("system",),),
+    (("{", "["), ("assistant", "user")), (("#",), ("system", "instruction")), (("系统",),), (("【",), ("】",)),
+    (("<", "‹"), (">", "›"), ("response", "question", "options", "reference answer")),
+)
+_FOLD_EXCEPTIONS = ("\u0130", "\u0131", "\u017f", "\u212a")
+"""İ, ı, ſ and the Kelvin sign: re.IGNORECASE matches them to i, i, s and k, which lower-casing does not give."""
+_ALL = tuple(range(len(_PATTERNS)))
+_BY_FIRST: dict[str, tuple[str, ...]] = {}
+for _w in sorted({w for groups in _KEYS for group in groups for w in group}):
+    _BY_FIRST[_w[0]] = (*_BY_FIRST.get(_w[0], ()), _w)
+
+
+@lru_cache(maxsize=4096)
+def _possible_with(present: frozenset[str]) -> tuple[int, ...]:
+    """Indices of the patterns whose every key group has a literal among `present`."""
+    return tuple(i for i, groups in enumerate(_KEYS) if all(not present.isdisjoint(g) for g in groups))
+
+
+def _possible(text: str) -> tuple[int, ...]:
+    """Indices of the patterns that can match `text` (by `_KEYS`); every index when the keys cannot tell."""
+    if any(c in text for c in _FOLD_EXCEPTIONS):
+        return _ALL
+    folded = text.lower()
+    return _possible_with(frozenset([w for c, ws in _BY_FIRST.items() if c in folded for w in ws if w in folded]))
+
+
 _JSON_FIRST = _PATTERNS.index(r"\"category\"\s*:")
 _MARKERS_FIRST = _JSON_FIRST + 2
 _NAMES_A_CATEGORY = re.compile(rf"{_CODES}|{_ZH_NAMES}", re.IGNORECASE)
@@ -73,8 +120,9 @@ def injection_evidence(text: str) -> str | None:
     The leftmost match of any pattern; at the same position, the pattern listed first (as one alternation would).
     """
     best: re.Match[str] | None = None
-    for rx in _RXS:
-        m = rx.search(text or "")
+    text = text or ""
+    for i in _possible(text):
+        m = _RXS[i].search(text)
         if m is not None and (best is None or m.start() < best.start()):
             best = m
     return best.group(0) if best is not None else None
@@ -160,8 +208,8 @@ def injection_spans(text: str) -> list[tuple[int, int]]:
     if not text:
         return []
     spans: list[tuple[int, int]] = []
-    for i, rx in enumerate(_RXS):
-        for m in rx.finditer(text):
+    for i in _possible(text):
+        for m in _RXS[i].finditer(text):
             if i >= _MARKERS_FIRST:
                 span = _marker_segment(text, m.start(), m.end())
             elif i >= _JSON_FIRST:

@@ -40,6 +40,25 @@ def _char_wb_grams(text: str, min_n: int, max_n: int) -> list[str]:
     return grams
 
 
+def _char_wb_counts(text: str, min_n: int, max_n: int) -> Counter[str]:
+    """`Counter(_char_wb_grams(text, min_n, max_n))`, plus n-grams holding two spaces in a row (which no char_wb
+    n-gram holds, so no vocabulary has them). For min_n <= 3 every padded word is at least min_n long, and its
+    n-grams are those of the words padded and joined into one string (" a  bc ") that do not cross two spaces."""
+    words = _WHITE_SPACES.sub(" ", text).split()
+    if min_n > 3 or not words:
+        return Counter(_char_wb_grams(text, min_n, max_n))
+    joined = f" {'  '.join(words)} "
+    counts: Counter[str] = Counter()
+    for n in range(min_n, max_n + 1):
+        if n == 1:
+            counts.update(joined)
+        elif n == 2:
+            counts.update(map(str.__add__, joined[:-1], joined[1:]))
+        else:
+            counts.update([joined[i : i + n] for i in range(len(joined) - n + 1)])
+    return counts
+
+
 def _is_plain_char_wb(vectorizer: Any) -> bool:
     return (isinstance(vectorizer, TfidfVectorizer) and vectorizer.analyzer == "char_wb"
             and vectorizer.input == "content" and vectorizer.preprocessor is None and not vectorizer.strip_accents
@@ -55,9 +74,9 @@ def _tfidf_char_wb(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matr
     counts: list[int] = []
     indptr = [0]
     for text in texts:
-        for gram, count in Counter(_char_wb_grams(text.lower(), min_n, max_n)).items():
+        for gram, count in _char_wb_counts(text.lower(), min_n, max_n).items():
             j = vocabulary.get(gram)
-            if j is not None:
+            if j is not None and "  " not in gram:
                 indices.append(j)
                 counts.append(count)
         indptr.append(len(indices))

@@ -84,14 +84,14 @@ class CascadeJudge:
         if self.llm is not None:
             raise TypeError("a cascade with an LLM stage judges items one by one (ajudge)")
         seen, flags = screen_all(items)
-        ruled = [self.rules.judge_screened(it, f) for it, f in zip(seen, flags, strict=True)]
-        rest = [i for i, v in enumerate(ruled) if v.status != "ok"]
+        ruled = [self.rules.fired_screened(it, f) for it, f in zip(seen, flags, strict=True)]
+        rest = [i for i, v in enumerate(ruled) if v is None]
         silent = self.rules.silent_hits()
         based = iter(self.baseline.verdicts_screened([seen[i] for i in rest], [flags[i] for i in rest],
                                                      None if silent is None else [silent] * len(rest)))
         out = []
         for it, v in zip(items, ruled, strict=True):
-            if v.status == "ok":
+            if v is not None:
                 out.append(self._stamp(v, response=it.response))
                 continue
             base = next(based)

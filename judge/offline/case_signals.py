@@ -7,7 +7,9 @@ decides a category on its own. They feed the baseline classifier (judge.offline.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import NamedTuple
 
 from judge.offline.rules.text import query_part
 
@@ -82,31 +84,63 @@ def _has(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.search(text) is not None
 
 
+# Each pattern below can only match a text holding one of the literals tested first (every alternative holds one).
+def _female(text: str) -> bool:
+    return ("女" in text or "妇" in text) and _has(_FEMALE, text)
+
+
+def _male(text: str) -> bool:
+    return ("男" in text or "儿子" in text) and _has(_MALE, text)
+
+
+def _ages(text: str) -> list[str]:
+    return _AGE.findall(text) if "岁" in text else []
+
+
+def _child_case(text: str) -> bool:
+    return any(w in text for w in ("儿", "宝宝", "孩", "童", "个月")) and _has(_CHILD_CASE, text)
+
+
+def _sex_of(question: str) -> str | None:
+    """"f" or "m" when the case states exactly one sex, else None."""
+    female, male = _female(question), _male(question)
+    return None if female == male else ("f" if female else "m")
+
+
+def _sex_conflict(sex: str | None, response: str) -> float:
+    if sex is None:
+        return 0.0
+    if sex == "f":
+        return float(_male(response) or _has(_MALE_ONLY, response))
+    return float(_female(response) or _has(_FEMALE_ONLY, response))
+
+
 def sex_conflict(question: str, response: str) -> float:
     """1 when the case states one sex and the response speaks of the other (person words or sex-specific organs)."""
-    female, male = _has(_FEMALE, question), _has(_MALE, question)
-    if female == male:
+    return _sex_conflict(_sex_of(question), response)
+
+
+def _side_conflict(ql: int, qr: int, response: str) -> float:
+    if ql + qr == 0:
         return 0.0
-    if female:
-        return float(_has(_MALE, response) or _has(_MALE_ONLY, response))
-    return float(_has(_FEMALE, response) or _has(_FEMALE_ONLY, response))
-
-
-def side_conflict(question: str, response: str) -> float:
-    """How far the response's left/right balance departs from the case's (0 when either names no side)."""
-    ql, qr = len(_LEFT.findall(question)), len(_RIGHT.findall(question))
-    rl, rr = len(_LEFT.findall(response)), len(_RIGHT.findall(response))
-    if ql + qr == 0 or rl + rr == 0:
+    rl, rr = response.count("左"), response.count("右")
+    if rl + rr == 0:
         return 0.0
     return abs(ql / (ql + qr) - rl / (rl + rr))
 
 
+def side_conflict(question: str, response: str) -> float:
+    """How far the response's left/right balance departs from the case's (0 when either names no side)."""
+    return _side_conflict(question.count("左"), question.count("右"), response)
+
+
+def _new_ages(asked: frozenset[str], response: str) -> float:
+    return float(len(set(_ages(response)) - asked)) if asked else 0.0
+
+
 def new_ages(question: str, response: str) -> float:
     """Ages ("45岁") the response states that the case does not, when the case states an age."""
-    asked = set(_AGE.findall(question))
-    if not asked:
-        return 0.0
-    return float(len(set(_AGE.findall(response)) - asked))
+    return _new_ages(frozenset(_ages(question)), response)
 
 
 def allergy_conflict(question: str, response: str) -> float:
@@ -135,11 +169,11 @@ def renal_risk(question: str, response: str) -> float:
     return float(_has(_RENAL, question) and _has(_RENAL_RISK, response))
 
 
-def negation_conflict(question: str, response: str) -> float:
-    """Findings the case denies ("否认胸痛") that the response states without a negation nearby."""
-    denied = {m.group(1) for m in _DENIED.finditer(question)}
+def _negation_conflict(denied: frozenset[str], response: str) -> float:
     hits = 0
     for term in denied:
+        if term not in response:  # every occurrence below is one of the term
+            continue
         for m in re.finditer(re.escape(term), response):
             before = response[max(0, m.start() - 12) : m.start()]
             after = response[m.end() : m.end() + 16]
@@ -149,16 +183,19 @@ def negation_conflict(question: str, response: str) -> float:
     return float(hits)
 
 
+def negation_conflict(question: str, response: str) -> float:
+    """Findings the case denies ("否认胸痛") that the response states without a negation nearby."""
+    return _negation_conflict(frozenset(m.group(1) for m in _DENIED.finditer(question)), response)
+
+
 def _case_age(question: str) -> int | None:
-    ages = [int(a) for a in _AGE.findall(question) if int(a) <= 120]
+    ages = [int(a) for a in _ages(question) if int(a) <= 120]
     if ages:
         return ages[0]
-    return 3 if _CHILD_CASE.search(question) else None
+    return 3 if _child_case(question) else None
 
 
-def age_group_conflict(question: str, response: str) -> float:
-    """1 when the response calls the patient by an age group ("中年男性", "未成年人") the case's age rules out."""
-    age = _case_age(question)
+def _age_group_conflict(age: int | None, response: str) -> float:
     if age is None:
         return 0.0
     for pattern, low, high in _AGE_WORDS:
@@ -167,20 +204,32 @@ def age_group_conflict(question: str, response: str) -> float:
     return 0.0
 
 
+def age_group_conflict(question: str, response: str) -> float:
+    """1 when the response calls the patient by an age group ("中年男性", "未成年人") the case's age rules out."""
+    return _age_group_conflict(_case_age(question), response)
+
+
+def _child_risk(age: int | None, response: str) -> float:
+    return float(age is not None and age < 12 and _has(_CHILD_RISK, response))
+
+
 def child_risk(question: str, response: str) -> float:
     """1 when the case is a child and the response names a drug usually avoided in children."""
-    age = _case_age(question)
-    return float(age is not None and age < 12 and _has(_CHILD_RISK, response))
+    return _child_risk(_case_age(question), response)
+
+
+def _history_conflict(single: bool, no_drugs: bool, response: str) -> float:
+    hits = 0.0
+    if single and _has(_MARRIED_CLAIM, response):
+        hits += 1.0
+    if no_drugs and _has(_DRUG_TAKEN, response):
+        hits += 1.0
+    return hits
 
 
 def history_conflict(question: str, response: str) -> float:
     """History the case denies and the response states: marriage or childbirth, or drugs already taken."""
-    hits = 0.0
-    if _has(_SINGLE, question) and _has(_MARRIED_CLAIM, response):
-        hits += 1.0
-    if _has(_NO_DRUGS, question) and _has(_DRUG_TAKEN, response):
-        hits += 1.0
-    return hits
+    return _history_conflict(_has(_SINGLE, question), _has(_NO_DRUGS, question), response)
 
 
 def hepatic_risk(question: str, response: str) -> float:
@@ -188,14 +237,39 @@ def hepatic_risk(question: str, response: str) -> float:
     return float(_has(_HEPATIC, question) and _has(_HEPATIC_RISK, response))
 
 
+def _contra_of(question: str) -> tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]:
+    """The risky-drug patterns of the case's conditions, and the heads of the drugs it says to avoid."""
+    return (tuple(risky for cond, risky in _CONTRAINDICATIONS if _has(cond, question)),
+            tuple(m.group(1)[:3] for m in _STATED_CONTRA.finditer(question)))
+
+
+def _contraindication_conflict(contra: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]], response: str) -> float:
+    hits = float(sum(1 for risky in contra[0] if _has(risky, response)))
+    for head in contra[1]:
+        if head in response:
+            hits += 1.0
+    return hits
+
+
 def contraindication_conflict(question: str, response: str) -> float:
     """Conditions of the case whose usual contraindicated drugs the response names, plus drugs the case says to
     avoid ("禁用…") that the response names."""
-    hits = float(sum(1 for cond, risky in _CONTRAINDICATIONS if _has(cond, question) and _has(risky, response)))
-    for m in _STATED_CONTRA.finditer(question):
-        if m.group(1)[:3] in response:
-            hits += 1.0
-    return hits
+    return _contraindication_conflict(_contra_of(question), response)
+
+
+def _option_map(lines: Iterable[str]) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for line in lines:
+        m = _OPTION_TEXT.match(line)
+        if m:
+            texts[m.group(1)] = m.group(2)  # the last block of option lines is the query's
+    return texts
+
+
+@lru_cache(maxsize=8192)
+def _prompt_options(question: str) -> dict[str, str]:
+    """The option texts of a prompt's lines by letter (read only: shared by every response to the prompt)."""
+    return _option_map(question.splitlines())
 
 
 def chosen_option_text(question: str, options: list[str] | None, response: str) -> str:
@@ -203,12 +277,7 @@ def chosen_option_text(question: str, options: list[str] | None, response: str) 
     letters = final_letters(response)
     if not letters:
         return ""
-    lines = options if options else question.splitlines()
-    texts: dict[str, str] = {}
-    for line in lines:
-        m = _OPTION_TEXT.match(line)
-        if m:
-            texts[m.group(1)] = m.group(2)  # the last block of option lines is the query's
+    texts = _option_map(options) if options else _prompt_options(question)
     return "；".join(texts[x] for x in sorted(letters) if x in texts)
 
 
@@ -224,10 +293,13 @@ def option_case_signals(question: str, options: list[str] | None, response: str)
     chosen = chosen_option_text(question, options, response)
     if not chosen:
         return {"option_case_conflict": 0.0}
-    question = case_text(question)
-    checks = (sex_conflict, pregnancy_risk, renal_risk, hepatic_risk, allergy_conflict, contraindication_conflict,
-              child_risk, age_group_conflict)
-    return {"option_case_conflict": float(sum(check(question, chosen) > 0 for check in checks))}
+    case = case_text(question)
+    f = _case_facts(case)
+    checks = (_sex_conflict(f.sex, chosen), float(f.pregnant and _has(_PREGNANCY_RISK, chosen)),
+              float(f.renal and _has(_RENAL_RISK, chosen)), float(f.hepatic and _has(_HEPATIC_RISK, chosen)),
+              allergy_conflict(case, chosen), _contraindication_conflict(f.contra, chosen), _child_risk(f.age, chosen),
+              _age_group_conflict(f.age, chosen))
+    return {"option_case_conflict": float(sum(check > 0 for check in checks))}
 
 
 def _letters(text: str) -> frozenset[str]:
@@ -276,21 +348,66 @@ def choice_signals(response: str, reference: str | None) -> dict[str, float]:
     return out
 
 
+class _CaseFacts(NamedTuple):
+    """What the case-consistency signals read of a prompt's case (`case_text`)."""
+
+    sex: str | None
+    pregnant: bool
+    renal: bool
+    hepatic: bool
+    age: int | None
+    single: bool
+    no_drugs: bool
+    contra: tuple[tuple[re.Pattern[str], ...], tuple[str, ...]]
+
+
+@lru_cache(maxsize=8192)
+def _case_facts(case: str) -> _CaseFacts:
+    return _CaseFacts(sex=_sex_of(case), pregnant=_has(_PREGNANT, case), renal=_has(_RENAL, case),
+                      hepatic=_has(_HEPATIC, case), age=_case_age(case), single=_has(_SINGLE, case),
+                      no_drugs=_has(_NO_DRUGS, case), contra=_contra_of(case))
+
+
+class _PromptFacts(NamedTuple):
+    """What the case-consistency signals read of one prompt, the same for every response to it."""
+
+    sex: str | None
+    left: int
+    right: int
+    ages: frozenset[str]
+    pregnant: bool
+    renal: bool
+    denied: frozenset[str]
+    case: _CaseFacts
+
+
+@lru_cache(maxsize=8192)
+def _prompt_facts(question: str) -> _PromptFacts:
+    """The facts of `question` (sex, sides, ages, pregnancy, renal failure, denied findings) and of its case."""
+    return _PromptFacts(
+        sex=_sex_of(question), left=question.count("左"), right=question.count("右"),
+        ages=frozenset(_ages(question)), pregnant=_has(_PREGNANT, question), renal=_has(_RENAL, question),
+        denied=frozenset(m.group(1) for m in _DENIED.finditer(question)), case=_case_facts(case_text(question)),
+    )
+
+
 def case_signals(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All case-consistency and option-letter signals of one item."""
-    case = case_text(question)
+    f = _prompt_facts(question)
+    case = f.case
+    age = case.age
     return {
-        "sex_conflict": sex_conflict(question, response),
-        "side_conflict": side_conflict(question, response),
-        "new_ages": new_ages(question, response),
+        "sex_conflict": _sex_conflict(f.sex, response),
+        "side_conflict": _side_conflict(f.left, f.right, response),
+        "new_ages": _new_ages(f.ages, response),
         "allergy_conflict": allergy_conflict(question, response),
-        "pregnancy_risk": pregnancy_risk(question, response),
-        "renal_risk": renal_risk(question, response),
-        "negation_conflict": negation_conflict(question, response),
-        "age_group_conflict": age_group_conflict(case, response),
-        "child_risk": child_risk(case, response),
-        "history_conflict": history_conflict(case, response),
-        "hepatic_risk": hepatic_risk(case, response),
-        "contraindication_conflict": contraindication_conflict(case, response),
+        "pregnancy_risk": float(f.pregnant and _has(_PREGNANCY_RISK, response)),
+        "renal_risk": float(f.renal and _has(_RENAL_RISK, response)),
+        "negation_conflict": _negation_conflict(f.denied, response),
+        "age_group_conflict": _age_group_conflict(age, response),
+        "child_risk": _child_risk(age, response),
+        "history_conflict": _history_conflict(case.single, case.no_drugs, response),
+        "hepatic_risk": float(case.hepatic and _has(_HEPATIC_RISK, response)),
+        "contraindication_conflict": _contraindication_conflict(case.contra, response),
         **choice_signals(response, reference),
     }

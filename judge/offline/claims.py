@@ -27,9 +27,14 @@ _CITATION = re.compile(r"《[^》]{2,40}》|(?:19|20)\d{2}\s*年|第[一二三�
                        r"\b(?:FDA|WHO|NCCN|ESC|AHA|ACC|ADA|GOLD|KDIGO|NICE|CDC|ACOG|EASL|AASLD|IDSA|ERS|ATS)\b|"
                        r"[A-Z][A-Za-z0-9\-]{2,}\s*(?:研究|试验)")
 _CONDITION = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:综合征|病|炎|癌|瘤|症)")
+_CONDITION_ENDS = re.compile(r"综合征|病|炎|癌|瘤|症")
+"""The endings of `_CONDITION`: one fast scan rules conditions out."""
 _DRUG = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:西林|霉素|沙星|头孢[\u4e00-\u9fff]{1,4}|唑|普利|沙坦|洛尔|地平|他汀|"
                    r"格列[\u4e00-\u9fff]{1,3}|双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|拉唑|肝素|芬|卡因|匹林|环素|"
                    r"酮|肟|胺)")
+_DRUG_ENDS = re.compile(r"西林|霉素|沙星|头孢|唑|普利|沙坦|洛尔|地平|他汀|格列|双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|肝素|芬|"
+                        r"卡因|匹林|环素|酮|肟|胺")
+"""A literal every `_DRUG` match holds (its ending, or the head of 头孢…/格列…): one fast scan rules drugs out."""
 _ABSOLUTE = re.compile(r"100\s*%|百分之百|终身|永久|彻底|根治|绝对|完全(?:不会|没有|可以|安全|无害|清除)|一定(?:会|能|可以)|"
                        r"无需|不需要|不用再?|就够了|几乎没有|不存在|没有任何|均可|都可以|一律|马上|立刻就")
 _FIELD_VALUE = re.compile(r"[：:][ \t]*([^：:\n]{1,80})")
@@ -61,8 +66,14 @@ def quantity_claims(question: str, reference: str | None, response: str) -> dict
     return _quantity_claims(_norm(question), _norm(reference), _norm(response))
 
 
+@lru_cache(maxsize=8192)
+def _prompt_quantities(text: str) -> frozenset[tuple[str, str]]:
+    """`_quantities` of a normalised question or reference, remembered by text."""
+    return frozenset(_quantities(text))
+
+
 def _quantity_claims(q: str, ref: str, resp: str) -> dict[str, float]:
-    said, case, keyed = _quantities(resp), _quantities(q), _quantities(ref)
+    said, case, keyed = _quantities(resp), _prompt_quantities(q), _prompt_quantities(ref)
     known = case | keyed
     new = said - known
     case_values, case_units = {v for v, _ in case}, {u for _, u in case}
@@ -85,9 +96,9 @@ def term_claims(question: str, reference: str | None, response: str) -> dict[str
 
 def _term_claims(q: str, ref: str, resp: str) -> dict[str, float]:
     known = q + "\n" + ref
-    conditions = {m.group(0)[-4:] for m in _CONDITION.finditer(resp)}
+    conditions = {m.group(0)[-4:] for m in _CONDITION.finditer(resp)} if _CONDITION_ENDS.search(resp) else set()
     drugs_in_question = q
-    drugs = {m.group(0) for m in _DRUG.finditer(resp)}
+    drugs = {m.group(0) for m in _DRUG.finditer(resp)} if _DRUG_ENDS.search(resp) else set()
     return {
         "new_citations": _log(_new_terms(_CITATION, known, resp)),
         "new_conditions": _log(sum(c not in known for c in conditions)),
@@ -124,5 +135,9 @@ def _extraction_claims(q: str, response: str) -> dict[str, float]:
 
 def claim_features(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All claim signals of one item (see module doc)."""
-    q, ref, resp = _norm_prompt(question), _norm_prompt(reference), _norm(response)
+    return normed_claim_features(_norm_prompt(question), _norm_prompt(reference), _norm(response), response)
+
+
+def normed_claim_features(q: str, ref: str, resp: str, response: str) -> dict[str, float]:
+    """`claim_features` from the normalised question, reference and response (`_norm` of each) and the response."""
     return {**_quantity_claims(q, ref, resp), **_term_claims(q, ref, resp), **_extraction_claims(q, response)}

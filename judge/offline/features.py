@@ -29,9 +29,17 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from judge.core.models import Item
 from judge.medbench.recall import point_coverages, split_points
-from judge.offline.case_signals import _allergy_classes, case_signals, case_text, option_case_signals
-from judge.offline.claims import _norm_prompt, claim_features
-from judge.offline.register import register_features
+from judge.offline.case_signals import (
+    _allergy_classes,
+    _case_facts,
+    _prompt_facts,
+    _prompt_options,
+    case_signals,
+    case_text,
+    option_case_signals,
+)
+from judge.offline.claims import _norm_prompt, _prompt_quantities, normed_claim_features
+from judge.offline.register import cjk_share, register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
 from judge.offline.rules.format_spec import format_spec
 from judge.offline.rules.text import split_instruction
@@ -47,6 +55,8 @@ _DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:~|～|-|–)?\s*(?:\d+(?:\.\d+)?)?\s*"
                    r"(mg|g|μg|ug|mcg|ml|mL|L|U|IU|mmol|万U|毫克|克|微克|毫升|单位|片|粒|支)(?![A-Za-z])")
 _DRUG = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:西林|霉素|沙星|头孢[\u4e00-\u9fff]{1,4}|唑|普利|沙坦|洛尔|地平|他汀|格列[\u4e00-\u9fff]{1,3}|"
                    r"双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|拉唑|肝素|芬|卡因|匹林|霉素)")
+_DRUG_ENDS = re.compile(r"西林|霉素|沙星|头孢|唑|普利|沙坦|洛尔|地平|他汀|格列|双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|肝素|芬|卡因|匹林")
+"""A literal every `_DRUG` match holds (its ending, or the head of 头孢…/格列…): one fast scan rules drugs out."""
 _AUTHORITY = re.compile(r"指南|共识|研究(?:表明|证实|显示|发现)|证实|文献|报道|Meta分析|荟萃分析|《[^》]{2,30}》|\d+(?:\.\d+)?%")
 _CAUSAL = re.compile(r"因为|所以|因此|导致|由于|从而|故而|既然|那么|说明|提示|可见|推出|引起|造成|继发于")
 _COLLOQUIAL = re.compile(r"挺|好几|肚子|拉肚子|啥|咋|这孩子|吧[。！，]|呢[。！，？]|啊|哈|嗯|特别|真的|让人|咱|俺|一大堆|厉害|"
@@ -60,6 +70,9 @@ _CONSULT = re.compile(r"咨询|就医|就诊|医院|医生|药师|面诊|pharmac
 _TERMINAL = set("。！？.!?>）)」”】】」…\"'")
 _GARBLED = re.compile(r"[\ufffd\u00c0-\u00ff\u0080-\u00bf]")
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|<pad>|<unk>|\[/?INST\]|<end_of_turn>|<start_of_turn>")
+_LATIN = re.compile(r"[A-Za-z]")
+_HEADING = re.compile(r"(?m)^#+\s")
+_LINE_BREAK = re.compile(r"[\n。！？!?]")
 
 CLIP = 3.0
 """Standardised numeric features are clipped to [-CLIP, CLIP]: a signal seen once in training stays bounded."""
@@ -100,7 +113,7 @@ def repetition_ratio(text: str, n: int = 4) -> float:
 
 
 def _max_line_repeat(text: str) -> float:
-    pieces = [p.strip() for p in re.split(r"[\n。！？!?]", text) if len(p.strip()) >= 4]
+    pieces = [p.strip() for p in _LINE_BREAK.split(text) if len(p.strip()) >= 4]
     return float(max(Counter(pieces).values())) if pieces else 0.0
 
 
@@ -137,7 +150,7 @@ def _instruction(question: str) -> str:
 def clear_memos() -> None:
     """Empty the per-prompt memos of the features and the rules (they only ever hold derived facts of texts)."""
     for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _allergy_classes,
-               case_text, _norm_prompt):
+               case_text, _prompt_facts, _case_facts, _prompt_options, _norm_prompt, _prompt_quantities, cjk_share):
         fn.cache_clear()
     clear_rule_memos()
 
@@ -147,12 +160,20 @@ def clear_memos() -> None:
 class ItemView:
     """One item as the feature groups read it: its texts, and the rule hits (given by the caller, or run once)."""
 
-    __slots__ = ("item", "question", "reference", "response", "_hits")
+    __slots__ = ("item", "question", "reference", "response", "_hits", "_norm_response")
 
     def __init__(self, item: Item, hits: Mapping[str, RuleHit | None] | None = None) -> None:
         self.item = item
         self.question, self.reference, self.response = item.question, item.reference_answer, item.response
         self._hits = hits
+        self._norm_response: str | None = None
+
+    @property
+    def norm_response(self) -> str:
+        """The response NFKC-normalised and without whitespace (computed once for every group reading it)."""
+        if self._norm_response is None:
+            self._norm_response = _norm(self.response)
+        return self._norm_response
 
     @property
     def hits(self) -> Mapping[str, RuleHit | None]:
@@ -187,11 +208,11 @@ def _coverage_features(x: ItemView) -> dict[str, float]:
 def _novelty_features(x: ItemView) -> dict[str, float]:
     q, ref = _known(x.question), _known(x.reference or "")
     known = q.norm + "\n" + ref.norm
-    resp = _norm(x.response)
+    resp = x.norm_response
     numbers = set(_NUMBER.findall(resp)) - q.numbers - ref.numbers
     doses = {m.group(0) for m in _DOSE.finditer(resp)}
     new_doses = {d for d in doses if d not in known}
-    drugs = {m.group(0) for m in _DRUG.finditer(resp)}
+    drugs = {m.group(0) for m in _DRUG.finditer(resp)} if _DRUG_ENDS.search(resp) else set()
     new_drugs = {d for d in drugs if d not in known}
     authority = {m.group(0) for m in _AUTHORITY.finditer(resp)}
     r_bi = _bigrams(resp)
@@ -249,8 +270,8 @@ def _style_features(x: ItemView) -> dict[str, float]:
         "request_marks": _log(len(_REQUEST.findall(text))),
         "consult_marks": _log(len(_CONSULT.findall(text))),
         "question_marks": _log(text.count("？") + text.count("?")),
-        "latin_share": len(re.findall(r"[A-Za-z]", text)) / n,
-        "markdown": _log(text.count("**") + len(re.findall(r"(?m)^#+\s", text))),
+        "latin_share": len(_LATIN.findall(text)) / n,
+        "markdown": _log(text.count("**") + len(_HEADING.findall(text))),
     }
 
 
@@ -260,7 +281,8 @@ FEATURE_GROUPS: dict[str, Callable[[ItemView], dict[str, float]]] = {
     "novelty": _novelty_features,
     "case": _case_features,
     "option_case": lambda x: option_case_signals(x.question, x.item.options, x.response),
-    "claims": lambda x: claim_features(x.question, x.reference, x.response),
+    "claims": lambda x: normed_claim_features(_known(x.question).norm, _known(x.reference or "").norm,
+                                              x.norm_response, x.response),
     "register": lambda x: register_features(x.question, x.response),
     "rules": _rule_features,
     "format": _prompt_format_features,
@@ -284,6 +306,19 @@ def item_features(item: Item) -> dict[str, float]:
 
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(item_features(Item(item_id="-", question="", response="")))
 """Names of the hand-made numeric features, in a fixed order."""
+_DISJOINT_GROUPS = sum(len(group(ItemView(Item(item_id="-", question="", response=""))))
+                       for group in FEATURE_GROUPS.values()) == len(NUMERIC_COLUMNS)
+"""No two feature groups share a name, so a view's numbers are its groups' values one after the other."""
+
+
+def _view_vector(view: ItemView) -> list[float]:
+    """`list(view_features(view).values())`."""
+    if not _DISJOINT_GROUPS:
+        return list(view_features(view).values())
+    out: list[float] = []
+    for group in FEATURE_GROUPS.values():
+        out.extend(group(view).values())
+    return out
 
 
 def items_frame(items: Iterable[Item]) -> pd.DataFrame:
@@ -320,8 +355,7 @@ def feature_columns(items: Sequence[Item], hits: Sequence[Mapping[str, RuleHit |
     """The features of many items as columns (the fast path of `items_frame`); `hits` gives each item's rule hits
     when the caller already ran the rules, so they are not run again."""
     views = [ItemView(it, None if hits is None else hits[i]) for i, it in enumerate(items)]
-    numeric = np.array([list(view_features(v).values()) for v in views], dtype=float).reshape(len(items),
-                                                                                              len(NUMERIC_COLUMNS))
+    numeric = np.array([_view_vector(v) for v in views], dtype=float).reshape(len(items), len(NUMERIC_COLUMNS))
     return FeatureColumns(
         text={"response": [it.response for it in items], "instruction": [_instruction(it.question) for it in items]},
         categorical={"task": [it.task or "unknown" for it in items],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 _COLLOQUIAL = re.compile(r"啥|咋|俺|瞅|得了|就行|就得了|犯不上|挨刀子|瞎琢磨|别瞎|胀得慌|这块儿|那块儿|老是|一按|吃坏|拉肚子|"
                          r"闹肚子|拉稀|嗓子|掉秤|后晌|黑夜里|打小|害过|闹的|点点|疙瘩|吓自己|早干嘛|该吃吃|挺好|"
@@ -23,25 +24,39 @@ _LITERARY = re.compile(r"悄然|翻涌|如鼓点|鼓点般|煎熬|所幸|康健|
                        r"悠悠|缠绵|纠缠|萦绕|侵袭|肆虐")
 _SHORTHAND = re.compile(r"[↑↓→←]|[\u4e00-\u9fff][+\-－](?=[，,、；;\s）)]|$)|"
                         r"(?<![A-Za-z])(?:qd|bid|tid|qid|qn|qod|prn|HTN|DM|CHD|CKD|COPD|AF|\dw|\dd)(?![A-Za-z])")
+# Every `_SHORTHAND` match holds a match of this key, which has no class to try at every position: a text without
+# any is ruled out in one fast scan.
+_SHORTHAND_KEY = re.compile(r"[↑↓→←+\-－]|qd|bid|tid|qid|qn|qod|prn|HTN|DM|CHD|CKD|COPD|AF|\dw|\dd")
 _NARRATED = re.compile(r"(?:患者|病人|家属|医生)(?:又)?(?:说|问|表示|回答|提到|告诉)|医生(?:又)?问了?")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+_NOT_CJK = re.compile(r"[^\u4e00-\u9fff]+")
 _LATIN = re.compile(r"[A-Za-z]")
+
+
+def _count(pattern: re.Pattern[str], key: re.Pattern[str], text: str) -> int:
+    """How many times `pattern` occurs in `text` (none where its `key` does not)."""
+    return len(pattern.findall(text)) if key.search(text) else 0
 
 
 def _per_100(count: int, n: int) -> float:
     return 100.0 * count / n if n else 0.0
 
 
+@lru_cache(maxsize=8192)
+def cjk_share(question: str) -> float:
+    """Share of CJK characters in a question, remembered by text (every response to a prompt reads it)."""
+    return len(_NOT_CJK.sub("", question)) / max(len(question), 1)
+
+
 def register_features(question: str, response: str) -> dict[str, float]:
     """Register signals of one response (see module doc); the keys are the same for every item."""
     text = response.strip()
     n = max(len(text), 1)
-    q_cjk = len(_CJK.findall(question)) / max(len(question), 1)
+    q_cjk = cjk_share(question)
     r_latin = len(_LATIN.findall(text)) / n
     return {
         "colloquial2_per_100": _per_100(len(_COLLOQUIAL.findall(text)), n),
         "literary_per_100": _per_100(len(_LITERARY.findall(text)), n),
-        "shorthand_per_100": _per_100(len(_SHORTHAND.findall(text)), n),
+        "shorthand_per_100": _per_100(_count(_SHORTHAND, _SHORTHAND_KEY, text), n),
         "narrated": math.log1p(len(_NARRATED.findall(text))),
         "other_language": float(q_cjk > 0.3 and r_latin > 0.5),
     }

@@ -75,7 +75,15 @@ class RulesJudge:
     def judge_screened(self, item: Item, flags: list[str]) -> Verdict:
         """Judge an item already screened by judge.offline.screen; `flags` go onto the verdict."""
         t0 = time.perf_counter()
+        return self._verdict(item, flags, run_rules(item, self.enabled), t0)
+
+    def fired_screened(self, item: Item, flags: list[str]) -> Verdict | None:
+        """`judge_screened`'s verdict when a rule fires, else None (no needs_review verdict is built)."""
+        t0 = time.perf_counter()
         hit = run_rules(item, self.enabled)
+        return None if hit is None else self._verdict(item, flags, hit, t0)
+
+    def _verdict(self, item: Item, flags: list[str], hit: RuleHit | None, t0: float) -> Verdict:
         common = dict(item_id=item.item_id, judge_id=self.judge_id, model=self.model, source="rules", attempts=0,
                       flags=list(flags))
         if hit is None:

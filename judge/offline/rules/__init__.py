@@ -33,10 +33,12 @@ def rule_hits(item: Item) -> dict[str, RuleHit | None]:
 
 def clear_rule_memos() -> None:
     """Empty the rules' per-prompt memos (format instruction, labels, option letters of each prompt text)."""
+    from judge.offline.rules import format as format_rule
     from judge.offline.rules import format_spec, output_error, text
 
     for fn in (format_spec.format_spec, text.output_label, text.query_part, text._input_labels, text._query_option_letters,
-               output_error._labels_pattern, output_error._prompt_content):
+               text.last_line_content, output_error._labels_pattern, output_error._prompt_content, format_rule._label_pattern,
+               format_rule._line_label_pattern):
         fn.cache_clear()
 
 

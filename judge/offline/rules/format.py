@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from judge.core.models import Item
@@ -192,15 +193,20 @@ def _check_line_fields(spec: FormatSpec, text: str) -> RuleHit | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def _line_label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+    return re.compile(rf"^[\s\-*#>·•\d.、()（）【\[]*\**\s*(?:{alternatives})\s*\**\s*[】\]]?\s*[：:]", re.MULTILINE)
+
+
 def _check_line_labels(spec: FormatSpec, text: str) -> RuleHit | None:
-    alternatives = "|".join(map(re.escape, sorted(spec.line_labels, key=len, reverse=True)))
-    pattern = re.compile(rf"^[\s\-*#>·•\d.、()（）【\[]*\**\s*(?:{alternatives})\s*\**\s*[】\]]?\s*[：:]", re.MULTILINE)
-    if pattern.search(text):
+    if _line_label_pattern(tuple(spec.line_labels)).search(text):
         return None
     return _hit(clip(nonempty_lines(text)[0]), 0.85, f"The required line format ({'：、'.join(spec.line_labels[:3])}：...) is ignored.")
 
 
-def _label_pattern(labels: list[str]) -> re.Pattern[str]:
+@lru_cache(maxsize=1024)
+def _label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
     parts = []
     for label in sorted(labels, key=len, reverse=True):
         p = re.escape(label)
@@ -209,7 +215,7 @@ def _label_pattern(labels: list[str]) -> re.Pattern[str]:
 
 
 def _check_labels(item: Item, spec: FormatSpec, text: str) -> RuleHit | None:
-    found = list(_label_pattern(spec.allowed_labels).finditer(text))
+    found = list(_label_pattern(tuple(spec.allowed_labels)).finditer(text))
     if not found:
         return _hit(clip(nonempty_lines(text)[0]), 0.65, "The answer is not one of the labels listed in the prompt.")
     if spec.separator:

@@ -17,6 +17,8 @@ _ONLY_OPTION = re.compile(r"只输出(?:选项|答案|字母)|仅输出(?:选项
 _SINGLE = re.compile(r"单项选择|单选|只有一个正确|最佳选择|\bsingle[- ]choice\b", re.IGNORECASE)
 _MULTIPLE = re.compile(r"多项选择|多选|不定项|一个或多个|一个或者多个|可能有多个|\bmultiple[- ]choice\b|\bone or more\b", re.IGNORECASE)
 _SEPARATOR = re.compile(r"(?:之间|间)?(?:使用|用|以)\s*(.{1,8}?)\s*(?:分隔|隔开|分开|间隔|连接)")
+_SEPARATOR_ENDS = ("分隔", "隔开", "分开", "间隔", "连接")
+"""Every `_SEPARATOR` match ends with one of these."""
 _NAMED_SEPARATORS = (("英文逗号", ","), ("半角逗号", ","), ("中文逗号", "，"), ("全角逗号", "，"), ("逗号", ","),
                      ("顿号", "、"), ("竖线", "|"), ("分号", ";"), ("空格", " "), ("井号", "#"))
 _JSON = re.compile(r"(?<![A-Za-z])json(?![A-Za-z])", re.IGNORECASE)
@@ -61,6 +63,8 @@ class FormatSpec(BaseModel):
 
 
 def _separator(head: str) -> str | None:
+    if not any(w in head for w in _SEPARATOR_ENDS):
+        return None
     for m in _SEPARATOR.finditer(head):
         raw = m.group(1)
         quoted = re.search(r"[\"“'‘「]\s*(.{1,3}?)\s*[\"”'’」]", raw)
@@ -90,7 +94,7 @@ def format_spec(question: str) -> FormatSpec:
     """`parse_format_instruction` without the copy: one shared object per prompt, which callers must not change."""
     head, example = split_instruction(question)
     spec = FormatSpec(
-        answer_in_brackets=bool(_BRACKETS.search(head)),
+        answer_in_brackets=("<" in head or "＜" in head) and bool(_BRACKETS.search(head)),  # each pattern holds one
         only_option=bool(_ONLY_OPTION.search(head)),
         separator=_separator(head),
     )

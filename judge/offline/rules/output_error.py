@@ -48,6 +48,13 @@ _MOJIBAKE_LATIN = re.compile(f"[\u00c2\u00c3][{_CONT}]")
 # Byte-level BPE markers a detokenizer failed to undo: Ġ (space), Ċ (newline), ĉ (tab), beside a CJK character.
 _BYTE_BPE = re.compile(r"[\u4e00-\u9fff][\u0120\u010a\u0109]|[\u0120\u010a\u0109][\u4e00-\u9fff]")
 _LOOP = re.compile(r"(.{2,30}?)\1{4,}", re.DOTALL)
+_LOOP_SPANS = (2, 30)
+"""Unit lengths `_LOOP` tries."""
+_SCAN_FIRST = (100, 20_000)
+"""Texts of this many characters are first checked by `_may_loop` (cheaper than the regex there)."""
+_MIN_REPEATED = 10
+"""No repetition is shorter: a loop is a unit of 2+ characters 5+ times (10); a repeated line or sentence is 3
+disjoint pieces of 10 or 6+ characters each (18)."""
 _STRUCTURED_LINE = re.compile(r"^\s*[\[\]{}\"',|`#*\-=]|[\"']\s*:")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?])|\n")
 _TERMINAL = "。！？!?.…）)」』】》>]}”\"'`|*~"
@@ -91,15 +98,43 @@ def _garbled(text: str) -> RuleHit | None:
     return None
 
 
+def _may_loop(text: str) -> bool:
+    """False when `_LOOP` cannot match: a unit of length L repeated 5+ times needs 4L characters in a row that
+    equal the character L further on. Checked for every L at once on the code points."""
+    import numpy as np  # here: the rules alone start without numpy
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    low, high = _LOOP_SPANS
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    top = min(high, len(points) // 5)
+    if top < low:
+        return False
+    padded = np.concatenate((points, np.full(top, 0xFFFFFFFF, dtype=np.uint32)))  # no code point is that
+    windows = sliding_window_view(padded, top + 1)  # row j: the characters j .. j + top
+    same = windows[:, low:] == windows[:, :1]  # [j, L - low]: character j equals character j + L
+    spans = np.arange(low, top + 1)
+    if not (np.count_nonzero(same, axis=0) >= 4 * spans).any():  # not even 4L such characters at all
+        return False
+    pos = np.arange(len(same))[:, None]
+    last_differs = np.maximum.accumulate(np.where(same, -1, pos), axis=0)
+    return bool(((pos - last_differs).max(axis=0) >= 4 * spans).any())
+
+
 def _repetition(text: str) -> RuleHit | None:
-    for m in _LOOP.finditer(text):
+    if len(text) < _MIN_REPEATED:
+        return None
+    skip_loops = _SCAN_FIRST[0] <= len(text) <= _SCAN_FIRST[1] and not _may_loop(text)
+    for m in () if skip_loops else _LOOP.finditer(text):
         if has_letters(m.group(1)) and len(m.group(0)) >= 10:
             return RuleHit(rule="output_error", category="output_error", evidence=clip(text, m.start(), m.end()),
                            confidence=0.9, rationale=f"The unit {m.group(1)!r} repeats in a loop.")
     lines = [ln.strip() for ln in text.splitlines()]
     sentences = [s.strip() for s in _SENTENCE_SPLIT.split(text)]
     for pieces, min_len in ((lines, 10), (sentences, 6)):
-        counts = Counter(p for p in pieces if len(p) >= min_len and has_letters(p) and not _STRUCTURED_LINE.search(p))
+        long = [p for p in pieces if len(p) >= min_len]
+        if len(long) - len(set(long)) < 2:  # no piece is there three times
+            continue
+        counts = Counter(p for p in long if has_letters(p) and not _STRUCTURED_LINE.search(p))
         if counts:
             piece, n = counts.most_common(1)[0]
             if n >= 3:
@@ -114,12 +149,11 @@ def _template_continued(item: Item, text: str) -> RuleHit | None:
     if not labels:
         return None
     pattern = _labels_pattern(frozenset(labels))
-    prompt = _prompt_content(item.question)
     for m in pattern.finditer(text):
         if not text[: m.start()].strip():
             continue
         evidence = clip(text, m.start(), m.start() + 60)
-        if content_chars(text[m.end() : m.end() + 40])[:20] in prompt:
+        if content_chars(text[m.end() : m.end() + 40])[:20] in _prompt_content(item.question):
             return RuleHit(rule="output_error", category="output_error", evidence=evidence, confidence=0.6,
                            rationale="Part of the prompt template is copied into the middle of the response.")
         return RuleHit(rule="output_error", category="output_error", evidence=evidence, confidence=0.8,

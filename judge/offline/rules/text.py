@@ -23,6 +23,9 @@ def split_instruction(question: str) -> tuple[str, str]:
     return question[: m.start()], question[m.start() :]
 
 
+_LETTER = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
 class _DropNonContent(dict[int, int | None]):
     """str.translate table that keeps letters and digits (Unicode categories L* and N*) and drops every other
     character; each code point's category is looked up once, then served from the dict."""
@@ -43,7 +46,7 @@ def content_chars(text: str) -> str:
 
 def has_letters(text: str) -> bool:
     """True when `text` contains a CJK character or a Latin letter."""
-    return re.search(r"[\u4e00-\u9fffA-Za-z]", text) is not None
+    return _LETTER.search(text) is not None
 
 
 def label_of(line: str) -> str | None:
@@ -64,6 +67,13 @@ def output_label(question: str) -> str | None:
     return label_of(lines[-1]) if lines else None
 
 
+@lru_cache(maxsize=8192)
+def last_line_content(question: str) -> str:
+    """The letters and digits of the prompt's last non-empty line ("" without one)."""
+    lines = nonempty_lines(question)
+    return content_chars(lines[-1]) if lines else ""
+
+
 def input_labels(question: str, exclude: Iterable[str] = ()) -> set[str]:
     """Labels that introduce the query input in a few-shot template ("题目", "医学文本", "输入报告").
 
@@ -80,6 +90,7 @@ def _input_labels(question: str, excluded: frozenset[str]) -> frozenset[str]:
     out = output_label(question)
     if out is None:
         return frozenset()
+    answer = re.compile(rf"{re.escape(out)}\s*[：:]")
     lines = question.rstrip().splitlines()
     found: set[str] = set()
     for line in reversed(lines[:-1]):
@@ -88,7 +99,7 @@ def _input_labels(question: str, excluded: frozenset[str]) -> frozenset[str]:
             if found:
                 break  # the blank line above the query block: what lies above is the worked example's answer
             continue
-        if re.match(rf"{re.escape(out)}\s*[：:]", stripped) or _EXAMPLE_MARKER.match(stripped):
+        if answer.match(stripped) or _EXAMPLE_MARKER.match(stripped):
             break
         label = label_of(line)
         if label and label != out and label not in excluded and question.count(label + "：") + question.count(label + ":") >= 2:
@@ -103,7 +114,8 @@ def query_part(question: str) -> str:
     lines = question.splitlines()
     if out is None:
         return question
-    idx = [i for i, ln in enumerate(lines[:-1]) if re.match(rf"\s*{re.escape(out)}\s*[：:]", ln)]
+    answer = re.compile(rf"\s*{re.escape(out)}\s*[：:]")
+    idx = [i for i, ln in enumerate(lines[:-1]) if out in ln and answer.match(ln)]
     return "\n".join(lines[idx[-1] + 1 :]) if idx else question
 
 

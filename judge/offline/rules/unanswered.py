@@ -21,11 +21,13 @@ Confidences (fixed per pattern):
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterator
 from difflib import SequenceMatcher
 
 from judge.core.models import Item
 from judge.offline.rules.hit import RuleHit, clip
-from judge.offline.rules.text import content_chars, is_dialogue_turn, nonempty_lines, option_letters, output_label
+from judge.offline.rules.text import content_chars, is_dialogue_turn, last_line_content, option_letters, output_label
 
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|\[/?INST\]|<end_of_turn>|<start_of_turn>|</?think>")
 
@@ -126,12 +128,20 @@ def _is_choice_answer(item: Item, text: str) -> bool:
     return bool(letters and m and m.group(1) in letters)
 
 
-def _restates_question(item: Item, text: str) -> bool:
-    """True when the response only repeats the final question line, adding at most one character of its own."""
-    lines = nonempty_lines(item.question)
-    ask = content_chars(lines[-1]) if lines else ""
-    said = content_chars(text)
-    if len(said) < 6 or len(ask) < 6 or output_label(item.question):
+def _restates_question(item: Item, said: str) -> bool:
+    """True when the response (`said`: its letters and digits) only repeats the final question line, adding at
+    most one character of its own."""
+    if len(said) < 6:
+        return False
+    ask = last_line_content(item.question)
+    if len(ask) < 6 or output_label(item.question):
+        return False
+    # the matching blocks share at most min(len(said), len(ask)) characters
+    if len(said) - len(ask) > 1 or len(said) < 0.7 * len(ask):
+        return False
+    # the matching blocks share at most the characters both hold: too few of those, and they share too few
+    common = (Counter(said) & Counter(ask)).total()
+    if len(said) - common > 1 or common < 0.7 * len(ask):
         return False
     shared = sum(b.size for b in SequenceMatcher(None, said, ask, autojunk=False).get_matching_blocks())
     return len(said) - shared <= 1 and shared >= 0.7 * len(ask)
@@ -164,7 +174,7 @@ def check_unanswered(item: Item) -> RuleHit | None:
         if rest <= 2 and "refusal" in kinds:
             return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.85,
                            rationale="The response gives a reason and then refuses, with no substantive answer.")
-        return None if rest > 2 else _restated(item, text, response)
+        return None if rest > 2 else _restated(item, said, response)
     if rest == 0 and kinds == {"filler"} and len(content_chars(text)) <= 8:
         return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.8,
                        rationale="The response holds only a greeting or acknowledgement (\"嗯嗯\", \"好的\").")
@@ -183,22 +193,34 @@ def check_unanswered(item: Item) -> RuleHit | None:
                            rationale="The response only asks for more information.")
         return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.8,
                        rationale="The response only comments on the question without answering it.")
-    return _restated(item, text, response)
+    return _restated(item, said, response)
 
 
-def _restated(item: Item, text: str, response: str) -> RuleHit | None:
-    if _restates_question(item, text):
+def _restated(item: Item, said: str, response: str) -> RuleHit | None:
+    if _restates_question(item, said):
         return RuleHit(rule="unanswered", category="unanswered", evidence=clip(response), confidence=0.75,
                        rationale="The response only restates the question.")
     return None
 
 
+def _clauses(text: str) -> Iterator[str]:
+    """`_CLAUSE_SPLIT.split(text)`, one clause at a time (every separator match is at least one character long)."""
+    at = 0
+    for m in _CLAUSE_SPLIT.finditer(text):
+        yield text[at : m.start()]
+        at = m.end()
+    yield text[at:]
+
+
 def _clause_kinds(text: str, dialogue: bool) -> tuple[set[str], int]:
-    """The kinds of non-substantive clauses found, and how many content characters the other clauses hold."""
+    """The kinds of non-substantive clauses found, and how many content characters the other clauses hold.
+
+    Counting stops at the first clause that takes that number above 2: the response is then substantive, and
+    `check_unanswered` reads neither the kinds nor the exact number."""
     kinds: set[str] = set()
     rest = 0
     previous: str | None = None
-    for clause in _CLAUSE_SPLIT.split(text):
+    for clause in _clauses(text):
         if not content_chars(clause):
             continue
         kind = _clause_kind(clause, dialogue)
@@ -207,6 +229,8 @@ def _clause_kinds(text: str, dialogue: bool) -> tuple[set[str], int]:
         previous = kind
         if kind is None:
             rest += len(content_chars(clause))
+            if rest > 2:
+                break
         else:
             kinds.add(kind)
     return kinds, rest
