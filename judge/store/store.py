@@ -118,18 +118,25 @@ class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, Si
 
     # -- writes shared by the mixins --------------------------------------------------------------------------
     @contextmanager
-    def _batch_transaction(self, data: pa.Table) -> Iterator[None]:
-        """One transaction with `data` registered as the table `_batch` (rolled back on error)."""
+    def _registered(self, data: pa.Table) -> Iterator[None]:
+        """`data` registered as the table `_batch` while inside."""
         self.con.register("_batch", data)
         try:
-            self.con.execute("BEGIN TRANSACTION")
             yield
-            self.con.execute("COMMIT")
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
         finally:
             self.con.unregister("_batch")
+
+    @contextmanager
+    def _batch_transaction(self, data: pa.Table) -> Iterator[None]:
+        """One transaction with `data` registered as the table `_batch` (rolled back on error)."""
+        with self._registered(data):
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
 
     def run_with_batch(self, data: pa.Table | dict[str, list[Any]], statements: Sequence[str],
                        params: Sequence[Sequence[Any]] | None = None) -> None:
@@ -158,14 +165,12 @@ class Store(ItemsMixin, VerdictsMixin, RunsMixin, ScoresMixin, ProblemsMixin, Si
         names = ", ".join(cols)
         insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM _batch"
         if keys:
-            self.con.register("_batch", data)
             try:
-                self.con.execute(insert)
+                with self._registered(data):
+                    self.con.execute(insert)
                 return
             except duckdb.ConstraintException:
                 pass  # a row clashes with the table or with another row of the batch: upsert below
-            finally:
-                self.con.unregister("_batch")
         with self._batch_transaction(data):
             self.con.execute(f"{insert} {conflict}")
 
