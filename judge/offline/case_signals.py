@@ -411,3 +411,9 @@ def case_signals(question: str, reference: str | None, response: str) -> dict[st
         "contraindication_conflict": _contraindication_conflict(case.contra, response),
         **choice_signals(response, reference),
     }
+
+
+def clear_case_memos() -> None:
+    """Empty the per-prompt memos of the case signals (facts of each prompt, its case and its options)."""
+    for fn in (_allergy_classes, _prompt_options, case_text, _case_facts, _prompt_facts):
+        fn.cache_clear()

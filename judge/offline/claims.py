@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from functools import lru_cache
+
+from judge.offline.rules.text import nfkc_compact
 
 _UNIT = (r"mmol/L|μmol/L|umol/L|mg/dL|g/L|mg/L|U/L|IU/L|mIU/mL|ng/mL|pg/mL|×10\^?9/L|mmHg|kPa|mg/kg|mg/m²|mg/m2|"
          r"U/\(kg·h\)|ml/\(min·1\.73m²\)|mL/min|ml/min|mg|g|μg|ug|mcg|ml|mL|L|U|IU|kg|cm|mm|"
@@ -43,13 +44,8 @@ _SPLIT_VALUES = re.compile(r"[，,、；;。\s]+")
 _JSON_KEYS = frozenset({"主体词", "发生状态", "描述词", "解剖部位", "关系类型", "头实体", "尾实体"})
 
 
-def _norm(text: str | None) -> str:
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
-
-
-_SPACE = re.compile(r"\s+")
-_norm_prompt = lru_cache(maxsize=8192)(_norm)
-"""`_norm` remembered by text, for the question and reference many answers share."""
+_norm_prompt = lru_cache(maxsize=8192)(nfkc_compact)
+"""`nfkc_compact` remembered by text, for the question and reference many answers share."""
 
 
 def _log(x: float) -> float:
@@ -63,7 +59,7 @@ def _quantities(text: str) -> set[tuple[str, str]]:
 def quantity_claims(question: str, reference: str | None, response: str) -> dict[str, float]:
     """New quantities of the response, and those that restate a value or unit of the case or reference with the
     other part changed."""
-    return _quantity_claims(_norm(question), _norm(reference), _norm(response))
+    return _quantity_claims(nfkc_compact(question), nfkc_compact(reference), nfkc_compact(response))
 
 
 @lru_cache(maxsize=8192)
@@ -91,7 +87,7 @@ def _new_terms(pattern: re.Pattern[str], known: str, text: str) -> int:
 
 def term_claims(question: str, reference: str | None, response: str) -> dict[str, float]:
     """Citations, disease-like and drug-like terms of the response that the question and reference do not contain."""
-    return _term_claims(_norm(question), _norm(reference), _norm(response))
+    return _term_claims(nfkc_compact(question), nfkc_compact(reference), nfkc_compact(response))
 
 
 def _term_claims(q: str, ref: str, resp: str) -> dict[str, float]:
@@ -122,22 +118,28 @@ def _values(response: str) -> list[str]:
 
 def extraction_claims(question: str, response: str) -> dict[str, float]:
     """Short values of a structured answer (fields, quoted strings) that do not occur in the question."""
-    return _extraction_claims(_norm(question), response)
+    return _extraction_claims(nfkc_compact(question), response)
 
 
 def _extraction_claims(q: str, response: str) -> dict[str, float]:
     values = _values(response)
     if len(values) < 2:
         return {"unsupported_values": 0.0, "unsupported_value_share": 0.0}
-    missing = [v for v in values if _norm(v) not in q]
+    missing = [v for v in values if nfkc_compact(v) not in q]
     return {"unsupported_values": _log(len(missing)), "unsupported_value_share": len(missing) / len(values)}
 
 
 def claim_features(question: str, reference: str | None, response: str) -> dict[str, float]:
     """All claim signals of one item (see module doc)."""
-    return normed_claim_features(_norm_prompt(question), _norm_prompt(reference), _norm(response), response)
+    return normed_claim_features(_norm_prompt(question), _norm_prompt(reference), nfkc_compact(response), response)
 
 
 def normed_claim_features(q: str, ref: str, resp: str, response: str) -> dict[str, float]:
-    """`claim_features` from the normalised question, reference and response (`_norm` of each) and the response."""
+    """`claim_features` from the normalised question, reference and response (`nfkc_compact` of each) and the response."""
     return {**_quantity_claims(q, ref, resp), **_term_claims(q, ref, resp), **_extraction_claims(q, response)}
+
+
+def clear_claim_memos() -> None:
+    """Empty the per-prompt memos of the claim features (normalised texts and their quantities)."""
+    _norm_prompt.cache_clear()
+    _prompt_quantities.cache_clear()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -29,20 +28,12 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from judge.core.models import Item
 from judge.medbench.recall import point_coverages, split_points
-from judge.offline.case_signals import (
-    _allergy_classes,
-    _case_facts,
-    _prompt_facts,
-    _prompt_options,
-    case_signals,
-    case_text,
-    option_case_signals,
-)
-from judge.offline.claims import _norm_prompt, _prompt_quantities, normed_claim_features
-from judge.offline.register import cjk_share, register_features
+from judge.offline.case_signals import case_signals, clear_case_memos, option_case_signals
+from judge.offline.claims import clear_claim_memos, normed_claim_features
+from judge.offline.register import clear_register_memos, register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
 from judge.offline.rules.format_spec import format_spec
-from judge.offline.rules.text import split_instruction
+from judge.offline.rules.text import nfkc_compact, split_instruction
 
 FEATURES_VERSION = "2"
 """Version of the feature definitions; part of every baseline artifact and judge_id."""
@@ -90,10 +81,6 @@ def features_code_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
-
-
 def _bigrams(text: str) -> set[str]:
     return set(map(str.__add__, text[:-1], text[1:]))
 
@@ -128,7 +115,7 @@ class _Known(NamedTuple):
 
 @lru_cache(maxsize=8192)
 def _known(text: str) -> _Known:
-    norm = _norm(text)
+    norm = nfkc_compact(text)
     return _Known(norm, frozenset(_NUMBER.findall(norm)))
 
 
@@ -149,9 +136,11 @@ def _instruction(question: str) -> str:
 
 def clear_memos() -> None:
     """Empty the per-prompt memos of the features and the rules (they only ever hold derived facts of texts)."""
-    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _allergy_classes,
-               case_text, _prompt_facts, _case_facts, _prompt_options, _norm_prompt, _prompt_quantities, cjk_share):
+    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features):
         fn.cache_clear()
+    clear_case_memos()
+    clear_claim_memos()
+    clear_register_memos()
     clear_rule_memos()
 
 
@@ -172,7 +161,7 @@ class ItemView:
     def norm_response(self) -> str:
         """The response NFKC-normalised and without whitespace (computed once for every group reading it)."""
         if self._norm_response is None:
-            self._norm_response = _norm(self.response)
+            self._norm_response = nfkc_compact(self.response)
         return self._norm_response
 
     @property

@@ -60,3 +60,8 @@ def register_features(question: str, response: str) -> dict[str, float]:
         "narrated": math.log1p(len(_NARRATED.findall(text))),
         "other_language": float(q_cjk > 0.3 and r_latin > 0.5),
     }
+
+
+def clear_register_memos() -> None:
+    """Empty the per-prompt memo of the register features (the CJK share of each question)."""
+    cjk_share.cache_clear()

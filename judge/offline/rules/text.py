@@ -44,6 +44,14 @@ def content_chars(text: str) -> str:
     return text.translate(_CONTENT_TABLE)
 
 
+_SPACE = re.compile(r"\s+")
+
+
+def nfkc_compact(text: str | None) -> str:
+    """`text` NFKC-normalised, with all whitespace removed ("" for None)."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
 def has_letters(text: str) -> bool:
     """True when `text` contains a CJK character or a Latin letter."""
     return _LETTER.search(text) is not None
