@@ -207,6 +207,9 @@ def parse_gold_lines(lines: Iterable[JsonlLine]) -> tuple[list[GoldItem], list[t
 
 def load_gold(path: str | Path) -> list[GoldItem]:
     """Read a gold JSONL file; raises one InputError that lists every bad line (numbered from 1)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no gold file at {path} (a relative path is read from the current folder, "
+                                f"{Path.cwd()}); give the gold JSONL's path")
     items, problems = parse_gold_lines(iter_jsonl_lines(path))
     if problems:
         raise problems_error(str(path), list(problems))

@@ -206,3 +206,10 @@ def test_gold_feeds_metrics() -> None:
     # li: f 1/4, h 2/4, m 1/4; zhang: f 1/4, h 1/4, o 1/4, c 1/4; p_e = 1/16 + 2/16 = 3/16
     # kappa = (1/2 - 3/16) / (13/16) = 5/13
     assert pairs[("dr_li", "dr_zhang")].kappa == pytest.approx(5 / 13)
+
+
+def test_a_missing_gold_file_says_where_it_was_looked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"no gold file at gold_labels/gold.jsonl \(a relative path is read "
+                                                r"from the current folder, .*\); give the gold JSONL's path"):
+        load_gold("gold_labels/gold.jsonl")
