@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class OfflineRow:
     n: int
     wall_s: float
     cpu_s: float
+    """CPU seconds of this process and of the child processes it forked and waited for."""
     labelled: int
 
     @property
@@ -59,11 +61,17 @@ def _forget() -> None:
     clear_memos()
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _time(name: str, items: list[Item], fn) -> OfflineRow:  # type: ignore[no-untyped-def]
     _forget()
-    c0, t0 = time.process_time(), time.perf_counter()
+    c0, k0, t0 = time.process_time(), _children_cpu(), time.perf_counter()
     labelled = fn()
-    return OfflineRow(name, len(items), time.perf_counter() - t0, time.process_time() - c0, labelled)
+    wall = time.perf_counter() - t0
+    return OfflineRow(name, len(items), wall, time.process_time() - c0 + _children_cpu() - k0, labelled)
 
 
 def bench_offline(items: list[Item]) -> tuple[list[OfflineRow], str]:
@@ -85,16 +93,25 @@ def bench_offline(items: list[Item]) -> tuple[list[OfflineRow], str]:
 
         return label(items, store=f"{workdir}/offline.duckdb", judge=judge, progress=False).status_counts.get("ok", 0)
 
+    from judge.offline.workers import processes_for
+
+    cpus = processes_for(None)
     for model in ("rules", "offline"):
         judge = make_offline_judge(model)
         asyncio.run(judge.ajudge(items[0]))  # load the baseline model outside the timing
         rows.append(_time(f'make_offline_judge("{model}") item by item', items,
                           lambda j=judge: asyncio.run(judge_all(j))))
-        rows.append(_time(f'make_offline_judge("{model}").judge_batch', items,
-                          lambda j=judge: sum(1 for v in j.judge_batch(items) if v.status == "ok")))
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(_time('label(..., judge=make_offline_judge("offline")) into DuckDB', items,
-                          lambda j=judge: label_all(j, tmp)))
-    return rows, ("labelled = items that got a category (rules: a rule fired; offline: every item); `label` uses "
-                  "judge_batch in chunks of 2,048 and includes the DuckDB writes; every row starts with empty per-prompt "
+        for workers in dict.fromkeys((1, cpus)):
+            shared = make_offline_judge(model, workers=workers)
+            rows.append(_time(f'make_offline_judge("{model}", workers={workers}).judge_batch', items,
+                              lambda j=shared: sum(1 for v in j.judge_batch(items) if v.status == "ok")))
+    for workers in dict.fromkeys((1, cpus)):
+        with tempfile.TemporaryDirectory() as tmp:
+            shared = make_offline_judge("offline", workers=workers)
+            rows.append(_time(f'label(..., judge=make_offline_judge("offline", workers={workers})) into DuckDB',
+                              items, lambda j=shared, d=tmp: label_all(j, d)))
+    return rows, ("labelled = items that got a category (rules: a rule fired; offline: every item); `workers` = "
+                  "processes a batch is shared out over (the default is every available CPU, here "
+                  f"{cpus}); CPU ms/verdict counts the forked processes too; `label` uses judge_batch in chunks of "
+                  "2,048 items per process and includes the DuckDB writes; every row starts with empty per-prompt "
                   "memos, as a fresh process does")

@@ -134,16 +134,18 @@ def bench_llm(base_url: str, sizes: list[int], concurrency: int, workers: int, w
 
 
 def bench_offline(items: list[Item], sizes: list[int], workers: int, workdir: Path) -> list[EngineRun]:
-    """The offline judge (rules + baseline) over the first `sizes` items: local (one process) and Ray."""
+    """The offline judge (rules + baseline) over the first `sizes` items: local (one process, and a batch shared
+    out over every CPU) and Ray."""
     from judge.offline.factory import make_offline_judge
 
-    judge = make_offline_judge("offline")
+    judge, one = make_offline_judge("offline"), make_offline_judge("offline", workers=1)
     timed_label("warm-up", items[:64], judge, workdir, None)
     timed_label("warm-up", items[:64], judge, workdir, None, engine="ray", workers=workers)
     runs = []
     for n in sizes:
         part = items[:n]
-        runs.append(timed_label("local, 1 process", part, judge, workdir, None))
+        runs.append(timed_label("local, 1 process", part, one, workdir, None))
+        runs.append(timed_label(f"local, {judge.processes} processes (every CPU)", part, judge, workdir, None))
         runs.append(timed_label(f"ray, {workers} workers", part, judge, workdir, None, engine="ray",
                                 workers=workers))
     return runs

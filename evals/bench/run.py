@@ -139,7 +139,7 @@ def part_offline(rep: Report, n: int) -> None:
     if len(items) < n:
         items, source = make_items(n), "synthetic workload (MedBench sample not found)"
     rows, note = bench_offline(items)
-    rep.table(f"Offline judging: {len(items)} items ({source}), one process",
+    rep.table(f"Offline judging: {len(items)} items ({source})",
               ["judge", "verdicts/s", "CPU ms/verdict", "labelled"],
               [[r.judge, f"{r.per_s:,.0f}", f"{1000 * r.cpu_s / r.n:.3f}", f"{r.labelled}/{r.n}"] for r in rows])
     rep.note(note)

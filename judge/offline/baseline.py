@@ -52,6 +52,7 @@ from judge.offline.rules import RuleHit
 from judge.offline.rules_judge import RulesJudge
 from judge.offline.screen import screen_all, screen_version
 from judge.offline.tau import choose_tau_from_probs
+from judge.offline.workers import judge_on_cpus, processes_for
 
 SIGNALS = ("sex_conflict", "side_conflict", "allergy_conflict", "pregnancy_risk", "renal_risk", "choice_self_conflict",
            "choice_subset", "choice_superset", "new_doses", "new_authority", "new_ages")
@@ -145,7 +146,10 @@ class BaselineModel:
 class BaselineJudge:
     """Judge with the baseline classifier: always a category, confidence = its class probability."""
 
-    def __init__(self, model: BaselineModel | None = None, where: str | Path = MODELS_DIR) -> None:
+    def __init__(self, model: BaselineModel | None = None, where: str | Path = MODELS_DIR,
+                 workers: int | None = None) -> None:
+        self.workers = workers
+        """Processes a large `judge_batch` is judged in (None: `judge.offline.workers.default_workers()`)."""
         self.baseline = model or BaselineModel.load(where)
         self.model = "baseline"
         self.judge_id = make_judge_id(self.identity())
@@ -202,10 +206,18 @@ class BaselineJudge:
         """Judge one item (CPU only, no I/O)."""
         return self.verdicts([item])[0]
 
+    @property
+    def processes(self) -> int:
+        """The processes a large `judge_batch` runs in here (judge.offline.workers)."""
+        return processes_for(self.workers)
+
     def judge_batch(self, items: Sequence[Item], hits: Sequence[Mapping[str, RuleHit | None]] | None = None
                     ) -> list[Verdict]:
-        """Judge many items in one classifier call (much faster than one by one)."""
-        return self.verdicts(items, hits)
+        """Judge many items in one classifier call (much faster than one by one); a large batch is shared out over
+        `workers` processes (judge.offline.workers)."""
+        if hits is not None:
+            return self.verdicts(items, hits)
+        return judge_on_cpus(self.verdicts, items, self.workers)
 
 
 # --- training -----------------------------------------------------------------------------------------------------

@@ -49,11 +49,15 @@ def _char_wb_counts(text: str, min_n: int, max_n: int) -> Counter[str]:
         return Counter(_char_wb_grams(text, min_n, max_n))
     joined = f" {'  '.join(words)} "
     counts: Counter[str] = Counter()
+    pairs: list[str] = []
     for n in range(min_n, max_n + 1):
         if n == 1:
             counts.update(joined)
         elif n == 2:
-            counts.update(map(str.__add__, joined[:-1], joined[1:]))
+            pairs = list(map(str.__add__, joined[:-1], joined[1:]))
+            counts.update(pairs)
+        elif n == 3 and pairs:  # joined[i:i+3] is pair i and character i+2
+            counts.update(map(str.__add__, pairs[:-1], joined[2:]))
         else:
             counts.update([joined[i : i + n] for i in range(len(joined) - n + 1)])
     return counts
@@ -73,10 +77,11 @@ def _tfidf_char_wb(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matr
     indices: list[int] = []
     counts: list[int] = []
     indptr = [0]
+    lookup = vocabulary.get
     for text in texts:
-        for gram, count in _char_wb_counts(text.lower(), min_n, max_n).items():
-            j = vocabulary.get(gram)
-            if j is not None and "  " not in gram:
+        grams = _char_wb_counts(text.lower(), min_n, max_n)
+        for j, count in zip(map(lookup, grams), grams.values(), strict=True):  # no vocabulary entry holds two spaces
+            if j is not None:
                 indices.append(j)
                 counts.append(count)
         indptr.append(len(indices))

@@ -28,6 +28,7 @@ from judge.evaluate.metrics import AgreementReport, agreement_report
 from judge.gold.gold_set import GoldItem
 from judge.offline.rules_judge import RulesJudge
 from judge.offline.screen import quote_of, screen, screen_all
+from judge.offline.workers import judge_on_cpus, processes_for
 
 if TYPE_CHECKING:
     from judge.offline.baseline import BaselineJudge
@@ -40,7 +41,9 @@ class CascadeJudge:
     """Rules -> baseline (confidence >= tau) -> LLM judge or, without one, the flagged baseline verdict."""
 
     def __init__(self, rules: RulesJudge, baseline: BaselineJudge, llm: Judge | None = None,
-                 tau: float | None = None) -> None:
+                 tau: float | None = None, workers: int | None = None) -> None:
+        self.workers = workers
+        """Processes a large `judge_batch` is judged in (None: `judge.offline.workers.default_workers()`)."""
         self.rules = rules
         self.baseline = baseline
         self.llm = llm
@@ -79,10 +82,19 @@ class CascadeJudge:
         """Whether `judge_batch` can run: only without an LLM stage."""
         return self.llm is None
 
+    @property
+    def processes(self) -> int:
+        """The processes a large `judge_batch` runs in here (judge.offline.workers)."""
+        return processes_for(self.workers)
+
     def judge_batch(self, items: Sequence[Item]) -> list[Verdict]:
-        """Judge many items offline: rules one by one, the baseline in one call for the rest (no LLM stage)."""
+        """Judge many items offline: rules one by one, the baseline in one call for the rest (no LLM stage); a
+        large batch is shared out over `workers` processes (judge.offline.workers)."""
         if self.llm is not None:
             raise TypeError("a cascade with an LLM stage judges items one by one (ajudge)")
+        return judge_on_cpus(self._judge_here, items, self.workers)
+
+    def _judge_here(self, items: Sequence[Item]) -> list[Verdict]:
         seen, flags = screen_all(items)
         ruled = [self.rules.fired_screened(it, f) for it, f in zip(seen, flags, strict=True)]
         rest = [i for i, v in enumerate(ruled) if v is None]

@@ -12,16 +12,19 @@ from judge.offline.cascade import CascadeJudge
 from judge.offline.rules_judge import RulesJudge
 
 
-def make_offline_judge(model: str, *, baseline: str | Path = MODELS_DIR) -> Judge:
+def make_offline_judge(model: str, *, baseline: str | Path = MODELS_DIR, workers: int | None = None) -> Judge:
     """`offline`: rules -> shipped baseline, every item labelled, low-confidence ones flagged `below_tau`;
     `rules`: the deterministic rules only (needs_review when no rule fires); `baseline`: the scikit-learn
-    classifier alone. No network in any case."""
+    classifier alone. No network in any case. A large `judge_batch` runs in `workers` processes (default: every
+    available CPU, or `MEDJUDGE_OFFLINE_WORKERS`; see judge.offline.workers)."""
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
     if model == "rules":
-        return RulesJudge()
+        return RulesJudge(workers=workers)
     if model == "baseline":
-        return BaselineJudge(where=baseline)
+        return BaselineJudge(where=baseline, workers=workers)
     if model == "offline":
-        return CascadeJudge(RulesJudge(), BaselineJudge(where=baseline))
+        return CascadeJudge(RulesJudge(), BaselineJudge(where=baseline), workers=workers)
     raise ConfigError(f"unknown offline judge {model!r}; expected 'offline', 'rules' or 'baseline'")
 
 

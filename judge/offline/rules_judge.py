@@ -13,6 +13,7 @@ from judge.core.settings import make_judge_id
 from judge.core.taxonomy import load_taxonomy
 from judge.offline.rules import RULE_NAMES, RuleHit, run_rules
 from judge.offline.screen import quote_of, screen, screen_version
+from judge.offline.workers import judge_on_cpus, processes_for
 
 NO_RULE_FIRED = "no rule fired; the rules judge covers unanswered/output_error/format_mismatch only"
 """Error text of the needs_review verdict given when no rule fires."""
@@ -44,7 +45,9 @@ def rules_version() -> str:
 class RulesJudge:
     """Judge with the deterministic checks only: a category when a rule fires, needs_review otherwise."""
 
-    def __init__(self, enabled: Iterable[str] | None = None) -> None:
+    def __init__(self, enabled: Iterable[str] | None = None, workers: int | None = None) -> None:
+        self.workers = workers
+        """Processes a large `judge_batch` is judged in (None: `judge.offline.workers.default_workers()`)."""
         names = list(RULE_NAMES if enabled is None else enabled)
         unknown = sorted(set(names) - set(RULE_NAMES))
         if unknown:
@@ -97,6 +100,14 @@ class RulesJudge:
         """Judge one item (no I/O, so this runs synchronously)."""
         return self.judge(item)
 
+    @property
+    def processes(self) -> int:
+        """The processes a large `judge_batch` runs in here (judge.offline.workers)."""
+        return processes_for(self.workers)
+
     def judge_batch(self, items: Sequence[Item]) -> list[Verdict]:
-        """Judge many items."""
+        """Judge many items; a large batch is shared out over `workers` processes (judge.offline.workers)."""
+        return judge_on_cpus(self._judge_here, items, self.workers)
+
+    def _judge_here(self, items: Sequence[Item]) -> list[Verdict]:
         return [self.judge(it) for it in items]

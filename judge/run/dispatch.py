@@ -16,14 +16,16 @@ async def judge_each(judge: Judge, items: list[Item], *, concurrency: int, rpm: 
                      on_verdict: Callable[[Verdict], None]) -> None:
     """Judge every item and hand each verdict to `on_verdict` as it is made.
 
-    A batch judge (the offline judges) gets `chunk` items per `judge_batch` call; any other judge gets
+    A batch judge (the offline judges) gets `chunk` items per process it judges a batch in (its `processes`,
+    default 1) per `judge_batch` call; any other judge gets
     `concurrency` concurrent `ajudge` calls, at most `rpm` a minute when given. A configuration error from the
     judge (`EndpointConfigError`) cancels the calls in flight and is raised: their items get no verdict.
     """
     batcher = batch_judge_of(judge)
     if batcher is not None:
-        for start in range(0, len(items), chunk):
-            for v in batcher.judge_batch(items[start:start + chunk]):
+        size = chunk * max(1, int(getattr(batcher, "processes", 1)))
+        for start in range(0, len(items), size):
+            for v in batcher.judge_batch(items[start:start + size]):
                 on_verdict(v)
             await asyncio.sleep(0)
         return

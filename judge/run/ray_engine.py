@@ -85,6 +85,7 @@ class JudgeActor:
 
     def __init__(self, payload: bytes, run_id: str, concurrency: int, rpm: float | None, chunk: int) -> None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before the judge's modules load litellm
+        os.environ["MEDJUDGE_OFFLINE_WORKERS"] = "1"  # Ray runs an actor per CPU: an offline batch stays in it
         self.judge: Judge = pickle.loads(payload)
         self.run_id, self.concurrency, self.rpm, self.chunk = run_id, concurrency, rpm, chunk
 

@@ -9,12 +9,10 @@ run interrupted and is resumed by running the same command again.
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from judge.core.exceptions import EndpointConfigError, InputError, RunInterrupted
+from judge.core.heap import frozen_heap
 from judge.core.models import Item, RunSummary, Verdict
 from judge.core.protocol import Judge
 from judge.ingest.items import read_items
@@ -63,21 +62,6 @@ def error_kind(error: str) -> str:
     """An error with its item-specific details (quoted text, call counts, long or decimal numbers) masked, to count
     errors by kind; short numbers such as HTTP statuses are kept."""
     return _DETAILS.sub("…", _COUNTS.sub(r"\1 N \2", error))[:160]
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Exempt every object alive now (modules, the items, the judge) from the garbage collector's scans until the
-    block ends: a full collection over them stalls the event loop for tens of milliseconds. Left alone when the
-    caller has already frozen objects of their own."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def status_text(statuses: Mapping[str, int]) -> str:

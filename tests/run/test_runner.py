@@ -158,7 +158,7 @@ def test_concurrency_limit_is_respected(tmp_path, stub_server):
 def test_a_run_freezes_the_heap_only_while_it_judges_and_leaves_a_callers_freeze_alone(tmp_path, stub_server):
     import gc
 
-    from judge.run.runner import frozen_heap
+    from judge.core.heap import frozen_heap
 
     server = stub_server(lambda body: verdict_json("omission", 0.8))
     judge = LLMJudge(JudgeSettings(model="openai/stub", api_base=server.base_url, **fast_settings()))
