@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -74,19 +75,19 @@ def _tfidf_char_wb(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matr
     looked up once per distinct n-gram instead of once per occurrence; sklearn's own idf weighting and norm."""
     vocabulary = vectorizer.vocabulary_
     min_n, max_n = vectorizer.ngram_range
-    indices: list[int] = []
+    columns: list[int] = []  # every distinct n-gram's column, -1 when out of the vocabulary
     counts: list[int] = []
-    indptr = [0]
-    lookup = vocabulary.get
+    ends = [0]
     for text in texts:
         grams = _char_wb_counts(text.lower(), min_n, max_n)
-        for j, count in zip(map(lookup, grams), grams.values(), strict=True):  # no vocabulary entry holds two spaces
-            if j is not None:
-                indices.append(j)
-                counts.append(count)
-        indptr.append(len(indices))
-    x = sp.csr_matrix((np.asarray(counts, dtype=vectorizer.dtype), np.asarray(indices, dtype=np.int32),
-                       np.asarray(indptr, dtype=np.int32)), shape=(len(texts), len(vocabulary)))
+        columns.extend(map(vocabulary.get, grams, repeat(-1)))  # no vocabulary entry holds two spaces
+        counts.extend(grams.values())
+        ends.append(len(columns))
+    column = np.asarray(columns, dtype=np.int64)
+    known = column >= 0
+    indptr = np.concatenate(([0], np.cumsum(known)))[ends]  # each text's row keeps its known n-grams
+    x = sp.csr_matrix((np.asarray(counts, dtype=vectorizer.dtype)[known], column[known].astype(np.int32),
+                       indptr.astype(np.int32)), shape=(len(texts), len(vocabulary)))
     x.sort_indices()
     return vectorizer._tfidf.transform(x, copy=False)
 

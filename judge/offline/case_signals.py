@@ -77,6 +77,7 @@ _CONTRAINDICATIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 )
 _STATED_CONTRA = re.compile(r"(?:禁用|忌用|不能用|不宜用|避免使用|禁止使用)([\u4e00-\u9fffA-Za-z]{2,6})")
 _CHILD_RISK = re.compile(r"沙星|四环素|多西环素|米诺环素|阿司匹林|可待因|尼美舒利")
+_OPTION_LETTER = re.compile(r"[A-J]")
 _OPTION_TEXT = re.compile(r"(?m)^\s*[(（]?([A-J])[)）.．、]\s*(.+)$")
 
 
@@ -145,7 +146,8 @@ def new_ages(question: str, response: str) -> float:
 
 def allergy_conflict(question: str, response: str) -> float:
     """1 when the case states a drug allergy and the response names a drug of that class."""
-    return float(any(re.search(members, response) for members in _allergy_classes(question)))
+    classes = _allergy_classes(question)
+    return float(any(re.search(members, response) for members in classes)) if classes else 0.0
 
 
 @lru_cache(maxsize=8192)
@@ -303,7 +305,7 @@ def option_case_signals(question: str, options: list[str] | None, response: str)
 
 
 def _letters(text: str) -> frozenset[str]:
-    return frozenset(re.findall(r"[A-J]", text))
+    return frozenset(_OPTION_LETTER.findall(text))
 
 
 def final_letters(response: str) -> frozenset[str] | None:

@@ -64,6 +64,7 @@ _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|<pad>|<unk>|\[/?INST\]|<end_of_turn>
 _LATIN = re.compile(r"[A-Za-z]")
 _HEADING = re.compile(r"(?m)^#+\s")
 _LINE_BREAK = re.compile(r"[\n。！？!?]")
+_CHOICE_LINE = re.compile(r"(?m)^\s*[A-E][.．、]")
 
 CLIP = 3.0
 """Standardised numeric features are clipped to [-CLIP, CLIP]: a signal seen once in training stays bounded."""
@@ -95,13 +96,15 @@ def _share(part: set[str], whole: set[str]) -> float:
 
 def repetition_ratio(text: str, n: int = 4) -> float:
     """1 - distinct character n-grams / all character n-grams (0 for text shorter than n)."""
-    grams = [text[i : i + n] for i in range(len(text) - n + 1)]
-    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+    total = len(text) - n + 1
+    return 1.0 - len({text[i : i + n] for i in range(total)}) / total if total > 0 else 0.0
 
 
 def _max_line_repeat(text: str) -> float:
-    pieces = [p.strip() for p in _LINE_BREAK.split(text) if len(p.strip()) >= 4]
-    return float(max(Counter(pieces).values())) if pieces else 0.0
+    pieces = [p for p in map(str.strip, _LINE_BREAK.split(text)) if len(p) >= 4]
+    if len(set(pieces)) == len(pieces):  # no piece repeats: each is there once (or there are none)
+        return 1.0 if pieces else 0.0
+    return float(max(Counter(pieces).values()))
 
 
 # --- facts of a prompt or a reference, shared by every response to it (memoised by text) ---------------------------
@@ -126,7 +129,7 @@ def _reference_points(reference: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=8192)
 def _is_choice_prompt(question: str) -> bool:
-    return re.search(r"(?m)^\s*[A-E][.．、]", question) is not None
+    return _CHOICE_LINE.search(question) is not None
 
 
 @lru_cache(maxsize=8192)
@@ -202,11 +205,12 @@ def _novelty_features(x: ItemView) -> dict[str, float]:
     doses = {m.group(0) for m in _DOSE.finditer(resp)}
     new_doses = {d for d in doses if d not in known}
     drugs = {m.group(0) for m in _DRUG.finditer(resp)} if _DRUG_ENDS.search(resp) else set()
-    new_drugs = {d for d in drugs if d not in known}
+    new_drugs = {d for d in drugs if d not in known} if drugs else drugs
     authority = {m.group(0) for m in _AUTHORITY.finditer(resp)}
     r_bi = _bigrams(resp)
     # a response bigram is a bigram of the prompt exactly when it occurs in the prompt's text
-    in_q, in_ref = {b for b in r_bi if b in q.norm}, {b for b in r_bi if b in ref.norm}
+    in_q = set(filter(q.norm.__contains__, r_bi))
+    in_ref = set(filter(ref.norm.__contains__, r_bi)) if ref.norm else set()
     return {
         "new_numbers": _log(len(numbers)),
         "new_doses": _log(len(new_doses)),

@@ -101,13 +101,11 @@ def judge_on_cpus(judge_batch: Callable[[list[Item]], list[Verdict]], items: Seq
     items = list(items)
     workers = default_workers() if workers is None else workers
     n_shares = min(workers, len(items) // MIN_SHARE)
-    if n_shares < 2 or not can_fork():
-        return judge_batch(items)
-    plan = share_plan(items, n_shares)
-    if len(plan) < 2:
-        return judge_batch(items)
-    with frozen_heap():  # the children inherit the heap frozen: their collections never scan or copy it
-        return _judge_shares(judge_batch, items, plan)
+    plan = share_plan(items, n_shares) if n_shares >= 2 and can_fork() else [list(range(len(items)))]
+    # the loaded model and the items stay out of the collector's scans (a full one over them costs ~50 ms), and
+    # forked children inherit the heap frozen: their collections never scan it, so never copy its pages
+    with frozen_heap():
+        return judge_batch(items) if len(plan) < 2 else _judge_shares(judge_batch, items, plan)
 
 
 def _judge_shares(judge_batch: Callable[[list[Item]], list[Verdict]], items: list[Item],

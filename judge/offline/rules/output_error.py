@@ -58,6 +58,7 @@ disjoint pieces of 10 or 6+ characters each (18)."""
 _STRUCTURED_LINE = re.compile(r"^\s*[\[\]{}\"',|`#*\-=]|[\"']\s*:")
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？!?])|\n")
 _TERMINAL = "。！？!?.…）)」』】》>]}”\"'`|*~"
+_FENCE = re.compile(r"^```\w*\s*|\s*```$")
 _OPEN_ANSWER = re.compile(r"[<＜][\s*]*$")
 _LABEL_PREFIX = re.compile(r"^\W*[^，。,；;：:\s()（）]{1,12}\s*[：:]")
 
@@ -187,7 +188,7 @@ def _open_brackets(text: str) -> int:
 
 
 def _truncated(text: str) -> RuleHit | None:
-    body = re.sub(r"^```\w*\s*|\s*```$", "", text.strip())
+    body = _FENCE.sub("", text.strip()) if "```" in text else text.strip()
     if body[:1] in "[{" and len(body) >= 20 and _open_brackets(body) > 0:
         return RuleHit(rule="output_error", category="output_error", evidence=clip_tail(text, 40), confidence=0.75,
                        rationale="The structured output stops before its brackets are closed.")

@@ -24,32 +24,19 @@ def split_instruction(question: str) -> tuple[str, str]:
 
 
 _LETTER = re.compile(r"[\u4e00-\u9fffA-Za-z]")
-
-
-class _DropNonContent(dict[int, int | None]):
-    """str.translate table that keeps letters and digits (Unicode categories L* and N*) and drops every other
-    character; each code point's category is looked up once, then served from the dict."""
-
-    def __missing__(self, code: int) -> int | None:
-        kept = code if unicodedata.category(chr(code))[0] in "LN" else None
-        self[code] = kept
-        return kept
-
-
-_CONTENT_TABLE = _DropNonContent()
+_NON_CONTENT = re.compile(r"[\W_]+")
+"""Runs of characters that are neither letters nor digits: `\\w` matches a letter, a digit (Unicode categories
+L* and N*, the same for every code point) or "_"."""
 
 
 def content_chars(text: str) -> str:
     """Letters and digits of `text` only (punctuation, symbols and whitespace removed)."""
-    return text.translate(_CONTENT_TABLE)
-
-
-_SPACE = re.compile(r"\s+")
+    return _NON_CONTENT.sub("", text)
 
 
 def nfkc_compact(text: str | None) -> str:
     """`text` NFKC-normalised, with all whitespace removed ("" for None)."""
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+    return "".join(unicodedata.normalize("NFKC", text or "").split())  # str.split() splits where `\s` matches
 
 
 def has_letters(text: str) -> bool:
