@@ -23,23 +23,30 @@ if TYPE_CHECKING:  # pragma: no cover
 def label_file(input: str | Path | None, *, db: str | Path, model: str = "offline", api_base: str | None = None,
                api_key: str | None = None, prompt: str | None = None, concurrency: int = 8, rpm: float | None = None,
                limit: int | None = None, only_wrong: bool = False, columns: list[str] | None = None,
-               progress: bool = True, processes: int = 1, engine: str = "local", ray_address: str | None = None,
+               progress: bool = True, processes: int | None = None, engine: str = "local", ray_address: str | None = None,
                workers: int | None = None, shards: str | Path | None = None, min_confidence: float | None = None,
                **settings: Any) -> RunSummary:
     """Label a file (or, with only_wrong, the wrong items already scored in the DB) into the store at `db`.
 
     `min_confidence`: verdicts below it are stored as needs_review with the category they would have had.
 
-    `processes` > 1 judges in that many worker processes; `engine="ray"` judges on Ray Data instead (`workers`
+    `processes`: for the offline judges (offline, rules, baseline) the processes each batch is shared out over
+    (default: every available CPU); for any other judge, > 1 judges in that many worker processes (default 1).
+    `engine="ray"` judges on Ray Data instead (`workers`
     actors on the cluster at `ray_address`, or a Ray started here; Parquet shards in `shards`, default
     `<db>.shards/`, merged into the store at the end). `settings` go to the judge (e.g. transport="direct").
     """
     from judge.ingest.items import input_files, parse_column_map
-    from judge.run.factory import make_judge
+    from judge.run.factory import OFFLINE_MODELS, make_judge
     from judge.run.runner import check_engine, label
     from judge.store import Store
 
-    check_engine(engine, processes=processes, ray_address=ray_address, workers=workers, shards=shards)
+    if processes is not None and processes < 1:
+        raise ValueError("processes must be at least 1")
+    offline = model in OFFLINE_MODELS
+    shard = 1 if offline or processes is None else processes  # the offline judges fork their own processes
+    check_engine(engine, processes=processes if engine != "local" and processes is not None else shard,
+                 ray_address=ray_address, workers=workers, shards=shards)
     column_map = parse_column_map(columns)
     if input is None and not only_wrong:
         raise ValueError("give an INPUT file, or --only-wrong to label the wrong items stored in the DB")
@@ -51,7 +58,7 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
     elif not Path(db).is_file():
         raise FileNotFoundError(f"no database at {db}: --only-wrong labels the items 'medjudge score' stored there")
     judge = make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, min_confidence=min_confidence,
-                       **settings)
+                       offline_workers=processes if offline else None, **settings)
     preflight = getattr(judge, "preflight", None)
     if callable(preflight):
         preflight()
@@ -63,7 +70,7 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
             source, desc = Path(input), str(input)
         return label(source, store=store, judge=judge, concurrency=concurrency, rpm=rpm, limit=limit,
                      progress=progress, column_map=column_map, input_desc=desc, store_items=input is not None,
-                     processes=processes, **_engine_args(engine, ray_address, workers, shards))
+                     processes=shard, **_engine_args(engine, ray_address, workers, shards))
 
 
 def _engine_args(engine: str, ray_address: str | None, workers: int | None, shards: str | Path | None

@@ -34,9 +34,11 @@ def label_cmd(
     prompt: PromptOpt = None,
     transport: TransportOpt = "auto",
     concurrency: Annotated[int, typer.Option(help="Concurrent judge calls.", min=1)] = 8,
-    processes: Annotated[int, typer.Option(help="Worker processes judging in parallel (for a CPU-bound client, "
-                                                "e.g. a fast self-hosted endpoint); concurrency and rpm are "
-                                                "split between them. Local engine only.", min=1)] = 1,
+    processes: Annotated[int | None, typer.Option(
+        help="Processes judging in parallel. Offline judges (offline, rules, baseline): each batch is shared out over "
+             "this many forked processes (default: every available CPU; MEDJUDGE_OFFLINE_WORKERS also caps it). "
+             "Other judges: worker processes for a CPU-bound client, e.g. a fast self-hosted endpoint; concurrency "
+             "and rpm are split between them (default 1). Local engine only.", min=1)] = None,
     engine: Annotated[str, typer.Option(help="Where to judge: 'local' (this process, or --processes workers) or "
                                              "'ray' (Ray Data actors on this machine or a cluster; needs "
                                              "medjudge[ray]).")] = "local",

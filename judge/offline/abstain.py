@@ -52,6 +52,11 @@ class AbstainingJudge:
         """Whether `judge_batch` can run: when the inner judge can judge in batches."""
         return batch_judge_of(self.inner) is not None
 
+    @property
+    def processes(self) -> int:
+        """The processes the inner batch judge shares a large batch out over (1 when it has none)."""
+        return int(getattr(batch_judge_of(self.inner), "processes", 1))
+
     def hold_back(self, v: Verdict) -> Verdict:
         """The verdict as this judge stores it: below the threshold, needs_review with the would-be category."""
         update: dict[str, object] = {"judge_id": self.judge_id}

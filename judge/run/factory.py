@@ -15,21 +15,22 @@ OFFLINE_MODELS = ("offline", "rules", "baseline")
 
 
 def make_judge(model: str, *, api_base: str | None = None, api_key: str | None = None, prompt: str | None = None,
-               min_confidence: float | None = None, **settings: Any) -> Judge:
+               min_confidence: float | None = None, offline_workers: int | None = None, **settings: Any) -> Judge:
     """Return the judge for `model`: `offline` (rules + baseline), `rules`, `local`, any litellm model string, or
     `cascade:<model>` (rules -> baseline at confidence >= tau -> the judge for <model>).
 
     With `min_confidence`, verdicts below it are stored as needs_review with the category they would have had
-    (judge.offline.abstain.AbstainingJudge)."""
+    (judge.offline.abstain.AbstainingJudge). `offline_workers` is the processes an offline judge shares a large
+    batch out over (default: every available CPU; judge.offline.workers)."""
     if min_confidence is not None:
         from judge.offline.abstain import AbstainingJudge
 
-        return AbstainingJudge(make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt, **settings),
-                               min_confidence)
+        return AbstainingJudge(make_judge(model, api_base=api_base, api_key=api_key, prompt=prompt,
+                                          offline_workers=offline_workers, **settings), min_confidence)
     if model in OFFLINE_MODELS:
         from judge.offline.factory import make_offline_judge
 
-        return make_offline_judge(model)
+        return make_offline_judge(model, workers=offline_workers)
     if model.startswith("cascade:"):
         from judge.offline.factory import make_cascade_judge
 

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from judge.core.exceptions import EndpointConfigError, InputError, RunInterrupted
 from judge.core.heap import frozen_heap
 from judge.core.models import Item, RunSummary, Verdict
-from judge.core.protocol import Judge
+from judge.core.protocol import Judge, batch_judge_of
 from judge.ingest.items import read_items
 from judge.run.dispatch import judge_each
 from judge.run.sharding import check_picklable, judge_in_processes
@@ -235,7 +235,8 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     summary, todo = begun.summary, begun.todo
     tally = Tally(summary, begun.statuses)
     sharded = processes > 1 and len(todo) > 1
-    summary.workers = processes if sharded else 1
+    batcher = batch_judge_of(judge)  # an offline judge shares each batch out over processes of its own
+    summary.workers = processes if sharded else int(getattr(batcher, "processes", 1)) if batcher else 1
     # worker processes block this loop while the parent collects their verdicts: write inline there
     writer = VerdictWriter(st, begun.run_id, batch_size, flush_s, threaded=not sharded)
     status, error = "finished", None

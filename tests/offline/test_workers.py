@@ -142,3 +142,37 @@ def test_label_with_two_processes_stores_one_row_per_item_as_one_process_does(tm
     again = label(gold_items, store=tmp_path / "two.duckdb", judge=make_offline_judge("offline", workers=2),
                   progress=False)
     assert again.n_skipped == len(gold_items) and not again.status_counts
+
+
+def test_label_file_processes_set_the_offline_judges_processes_without_worker_shards(tmp_path, gold_items):
+    import json
+
+    from judge.api import label_file
+
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps(it.model_dump(include={"item_id", "question", "response"}),
+                                       ensure_ascii=False) + "\n" for it in gold_items), encoding="utf-8")
+    one = label_file(path, db=tmp_path / "one.duckdb", model="offline", processes=1, progress=False)
+    two = label_file(path, db=tmp_path / "two.duckdb", model="offline", min_confidence=0.5, progress=False)
+    assert (one.workers, one.worker_cpu_s) == (1, 0.0)
+    assert two.workers == workers.available_cpus() and two.worker_cpu_s == 0.0  # no --processes worker shards
+    with pytest.raises(ValueError, match="processes must be at least 1"):
+        label_file(path, db=tmp_path / "x.duckdb", model="offline", processes=0, progress=False)
+    with pytest.raises(ValueError, match="processes is for the local engine"):
+        label_file(path, db=tmp_path / "x.duckdb", model="offline", processes=2, engine="ray", progress=False)
+
+
+def test_the_command_line_reports_the_processes(tmp_path, gold_items):
+    import json
+
+    from typer.testing import CliRunner
+
+    from judge.cli.app import app
+
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps(it.model_dump(include={"item_id", "question", "response"}),
+                                       ensure_ascii=False) + "\n" for it in gold_items), encoding="utf-8")
+    result = CliRunner().invoke(app, ["label", str(path), "--db", str(tmp_path / "c.duckdb"), "--processes", "2",
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "engine (workers)" in result.output and "local (2)" in result.output
