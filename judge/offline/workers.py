@@ -15,6 +15,7 @@ engine's actors set it to 1: Ray already runs one actor per CPU).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import pickle
@@ -83,6 +84,7 @@ def share_plan(items: Sequence[Item], workers: int) -> list[list[int]]:
 
 
 def _child(judge_batch: Callable[[list[Item]], list[Verdict]], share: list[Item], conn: Any) -> None:
+    gc.disable()  # a child lives for one share: the garbage it leaves goes with it
     try:
         payload = pickle.dumps(("ok", judge_batch(share)), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
