@@ -136,9 +136,14 @@ SCANNED_FIELDS = ("response", "question", "reference_answer", "task", "options")
 """The item fields scanned for instructions aimed at the judge (all the untrusted text a prompt carries)."""
 
 
-_shared_field_evidence = lru_cache(maxsize=4096)(injection_evidence)
-"""`injection_evidence` remembered by text, for the fields many items share (a benchmark's question, options and
-reference are the same for every model answering it); each response is scanned afresh."""
+_shared_field_evidence = lru_cache(maxsize=8192)(injection_evidence)
+"""`injection_evidence` remembered by text, for the texts many items share (a benchmark's question, options and
+reference are the same for every model answering it, and a short answer such as "<A>" recurs over many items)."""
+
+
+def clear_injection_memos() -> None:
+    """Empty the memo of scanned texts (`_shared_field_evidence`)."""
+    _shared_field_evidence.cache_clear()
 
 
 def injection_fields(item: Any) -> list[str]:
@@ -147,8 +152,7 @@ def injection_fields(item: Any) -> list[str]:
     for name in SCANNED_FIELDS:
         value = getattr(item, name, None)
         text = "\n".join(value) if isinstance(value, list) else value
-        scan = injection_evidence if name == "response" else _shared_field_evidence
-        if isinstance(text, str) and text and scan(text):
+        if isinstance(text, str) and text and _shared_field_evidence(text):
             found.append(name)
     return found
 

@@ -333,6 +333,13 @@ def reference_letters(reference: str | None) -> frozenset[str] | None:
 
 def choice_signals(response: str, reference: str | None) -> dict[str, float]:
     """Option-letter patterns: does the final answer match, miss or add letters, or contradict the explanation?"""
+    return dict(_choice_signals(response, reference))
+
+
+@lru_cache(maxsize=8192)
+def _choice_signals(response: str, reference: str | None) -> dict[str, float]:
+    """`choice_signals`, remembered by texts (a short answer such as "<A>" recurs over many items); copied by
+    every caller."""
     final, ref = final_letters(response), reference_letters(reference)
     out = {"choice_answered": float(final is not None), "choice_keyed": float(ref is not None),
            "choice_correct": 0.0, "choice_subset": 0.0, "choice_superset": 0.0, "choice_disjoint": 0.0,
@@ -411,11 +418,12 @@ def case_signals(question: str, reference: str | None, response: str) -> dict[st
         "history_conflict": _history_conflict(case.single, case.no_drugs, response),
         "hepatic_risk": float(case.hepatic and _has(_HEPATIC_RISK, response)),
         "contraindication_conflict": _contraindication_conflict(case.contra, response),
-        **choice_signals(response, reference),
+        **_choice_signals(response, reference),
     }
 
 
 def clear_case_memos() -> None:
-    """Empty the per-prompt memos of the case signals (facts of each prompt, its case and its options)."""
-    for fn in (_allergy_classes, _prompt_options, case_text, _case_facts, _prompt_facts):
+    """Empty the memos of the case signals (facts of each prompt, its case and its options; the option-letter
+    signals of each answer)."""
+    for fn in (_allergy_classes, _prompt_options, case_text, _case_facts, _prompt_facts, _choice_signals):
         fn.cache_clear()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 from judge.offline.rules.text import nfkc_compact
 
@@ -63,13 +64,14 @@ def quantity_claims(question: str, reference: str | None, response: str) -> dict
 
 
 @lru_cache(maxsize=8192)
-def _prompt_quantities(text: str) -> frozenset[tuple[str, str]]:
-    """`_quantities` of a normalised question or reference, remembered by text."""
+def _text_quantities(text: str) -> frozenset[tuple[str, str]]:
+    """`_quantities` of a normalised question, reference or response, remembered by text (a prompt is shared by
+    every answer to it, and a short answer recurs over many items)."""
     return frozenset(_quantities(text))
 
 
 def _quantity_claims(q: str, ref: str, resp: str) -> dict[str, float]:
-    said, case, keyed = _quantities(resp), _prompt_quantities(q), _prompt_quantities(ref)
+    said, case, keyed = _text_quantities(resp), _text_quantities(q), _text_quantities(ref)
     known = case | keyed
     new = said - known
     case_values, case_units = {v for v, _ in case}, {u for _, u in case}
@@ -81,8 +83,24 @@ def _quantity_claims(q: str, ref: str, resp: str) -> dict[str, float]:
     }
 
 
-def _new_terms(pattern: re.Pattern[str], known: str, text: str) -> int:
-    return len({m.group(0) for m in pattern.finditer(text) if m.group(0) not in known})
+class _Terms(NamedTuple):
+    """The terms a normalised response names, whatever the prompt."""
+
+    citations: frozenset[str]
+    conditions: frozenset[str]
+    drugs: frozenset[str]
+    absolute: int
+
+
+@lru_cache(maxsize=8192)
+def _terms(resp: str) -> _Terms:
+    return _Terms(
+        citations=frozenset(m.group(0) for m in _CITATION.finditer(resp)),
+        conditions=frozenset(m.group(0)[-4:] for m in _CONDITION.finditer(resp)) if _CONDITION_ENDS.search(resp)
+        else frozenset(),
+        drugs=frozenset(m.group(0) for m in _DRUG.finditer(resp)) if _DRUG_ENDS.search(resp) else frozenset(),
+        absolute=len(_ABSOLUTE.findall(resp)),
+    )
 
 
 def term_claims(question: str, reference: str | None, response: str) -> dict[str, float]:
@@ -92,18 +110,17 @@ def term_claims(question: str, reference: str | None, response: str) -> dict[str
 
 def _term_claims(q: str, ref: str, resp: str) -> dict[str, float]:
     known = q + "\n" + ref
-    conditions = {m.group(0)[-4:] for m in _CONDITION.finditer(resp)} if _CONDITION_ENDS.search(resp) else set()
-    drugs_in_question = q
-    drugs = {m.group(0) for m in _DRUG.finditer(resp)} if _DRUG_ENDS.search(resp) else set()
+    terms = _terms(resp)
     return {
-        "new_citations": _log(_new_terms(_CITATION, known, resp)),
-        "new_conditions": _log(sum(c not in known for c in conditions)),
-        "new_drugs_vs_case": _log(sum(d[-3:] not in drugs_in_question for d in drugs)),
-        "absolute_marks": _log(len(_ABSOLUTE.findall(resp))),
+        "new_citations": _log(sum(c not in known for c in terms.citations)),
+        "new_conditions": _log(sum(c not in known for c in terms.conditions)),
+        "new_drugs_vs_case": _log(sum(d[-3:] not in q for d in terms.drugs)),
+        "absolute_marks": _log(terms.absolute),
     }
 
 
-def _values(response: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def _values(response: str) -> tuple[str, ...]:
     found = [m.group(1) for m in _QUOTED.finditer(response)]
     if not found:
         found = [m.group(1) for m in _FIELD_VALUE.finditer(response)]
@@ -113,7 +130,7 @@ def _values(response: str) -> list[str]:
             v = v.strip("“”\"'‘’[]{}（）()")
             if 2 <= len(v) <= 12 and v not in _JSON_KEYS and not v.isdigit():
                 out.append(v)
-    return out
+    return tuple(out)
 
 
 def extraction_claims(question: str, response: str) -> dict[str, float]:
@@ -140,6 +157,6 @@ def normed_claim_features(q: str, ref: str, resp: str, response: str) -> dict[st
 
 
 def clear_claim_memos() -> None:
-    """Empty the per-prompt memos of the claim features (normalised texts and their quantities)."""
-    _norm_prompt.cache_clear()
-    _prompt_quantities.cache_clear()
+    """Empty the memos of the claim features (normalised texts, their quantities, a response's terms and values)."""
+    for fn in (_norm_prompt, _text_quantities, _terms, _values):
+        fn.cache_clear()

@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from judge.core.models import Item
+from judge.llm.injection import clear_injection_memos
 from judge.medbench.recall import point_coverages, split_points
 from judge.offline.case_signals import case_signals, clear_case_memos, option_case_signals
 from judge.offline.claims import clear_claim_memos, normed_claim_features
@@ -122,6 +123,27 @@ def _known(text: str) -> _Known:
     return _Known(norm, frozenset(_NUMBER.findall(norm)))
 
 
+_normalised = lru_cache(maxsize=8192)(nfkc_compact)
+"""`nfkc_compact` of a response, remembered by text (a short answer such as "<A>" recurs over many items)."""
+
+
+class _Said(NamedTuple):
+    """What a normalised response states, whatever the prompt: the sets the novelty features compare with it."""
+
+    numbers: frozenset[str]
+    doses: frozenset[str]
+    drugs: frozenset[str]
+    authority: frozenset[str]
+    bigrams: frozenset[str]
+
+
+@lru_cache(maxsize=8192)
+def _said(resp: str) -> _Said:
+    return _Said(numbers=frozenset(_NUMBER.findall(resp)), doses=frozenset(m.group(0) for m in _DOSE.finditer(resp)),
+                 drugs=frozenset(m.group(0) for m in _DRUG.finditer(resp)) if _DRUG_ENDS.search(resp) else frozenset(),
+                 authority=frozenset(m.group(0) for m in _AUTHORITY.finditer(resp)), bigrams=frozenset(_bigrams(resp)))
+
+
 @lru_cache(maxsize=8192)
 def _reference_points(reference: str) -> tuple[str, ...]:
     return tuple(split_points(reference))
@@ -138,11 +160,14 @@ def _instruction(question: str) -> str:
 
 
 def clear_memos() -> None:
-    """Empty the per-prompt memos of the features and the rules (they only ever hold derived facts of texts)."""
-    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features):
+    """Empty the memos of the features and the rules: facts of each prompt, and of each response text (they only
+    ever hold derived facts of texts)."""
+    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _normalised, _said,
+               _style_of):
         fn.cache_clear()
     clear_case_memos()
     clear_claim_memos()
+    clear_injection_memos()
     clear_register_memos()
     clear_rule_memos()
 
@@ -164,7 +189,7 @@ class ItemView:
     def norm_response(self) -> str:
         """The response NFKC-normalised and without whitespace (computed once for every group reading it)."""
         if self._norm_response is None:
-            self._norm_response = nfkc_compact(self.response)
+            self._norm_response = _normalised(self.response)
         return self._norm_response
 
     @property
@@ -200,14 +225,12 @@ def _coverage_features(x: ItemView) -> dict[str, float]:
 def _novelty_features(x: ItemView) -> dict[str, float]:
     q, ref = _known(x.question), _known(x.reference or "")
     known = q.norm + "\n" + ref.norm
-    resp = x.norm_response
-    numbers = set(_NUMBER.findall(resp)) - q.numbers - ref.numbers
-    doses = {m.group(0) for m in _DOSE.finditer(resp)}
-    new_doses = {d for d in doses if d not in known}
-    drugs = {m.group(0) for m in _DRUG.finditer(resp)} if _DRUG_ENDS.search(resp) else set()
-    new_drugs = {d for d in drugs if d not in known} if drugs else drugs
-    authority = {m.group(0) for m in _AUTHORITY.finditer(resp)}
-    r_bi = _bigrams(resp)
+    said = _said(x.norm_response)
+    numbers = said.numbers - q.numbers - ref.numbers
+    new_doses = {d for d in said.doses if d not in known}
+    new_drugs = {d for d in said.drugs if d not in known}
+    authority = said.authority
+    r_bi = said.bigrams
     # a response bigram is a bigram of the prompt exactly when it occurs in the prompt's text
     in_q = set(filter(q.norm.__contains__, r_bi))
     in_ref = set(filter(ref.norm.__contains__, r_bi)) if ref.norm else set()
@@ -248,7 +271,12 @@ def _prompt_format_features(x: ItemView) -> dict[str, float]:
 
 
 def _style_features(x: ItemView) -> dict[str, float]:
-    text = x.response.strip()
+    return dict(_style_of(x.response.strip()))
+
+
+@lru_cache(maxsize=8192)
+def _style_of(text: str) -> dict[str, float]:
+    """The style features of a stripped response, remembered by text (copied by every caller)."""
     n = max(len(text), 1)
     return {
         "repetition": repetition_ratio(text),

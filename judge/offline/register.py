@@ -49,19 +49,27 @@ def cjk_share(question: str) -> float:
 
 def register_features(question: str, response: str) -> dict[str, float]:
     """Register signals of one response (see module doc); the keys are the same for every item."""
-    text = response.strip()
-    n = max(len(text), 1)
-    q_cjk = cjk_share(question)
-    r_latin = len(_LATIN.findall(text)) / n
+    colloquial, literary, shorthand, narrated, r_latin = _register_of(response.strip())
     return {
-        "colloquial2_per_100": _per_100(len(_COLLOQUIAL.findall(text)), n),
-        "literary_per_100": _per_100(len(_LITERARY.findall(text)), n),
-        "shorthand_per_100": _per_100(_count(_SHORTHAND, _SHORTHAND_KEY, text), n),
-        "narrated": math.log1p(len(_NARRATED.findall(text))),
-        "other_language": float(q_cjk > 0.3 and r_latin > 0.5),
+        "colloquial2_per_100": colloquial,
+        "literary_per_100": literary,
+        "shorthand_per_100": shorthand,
+        "narrated": narrated,
+        "other_language": float(cjk_share(question) > 0.3 and r_latin > 0.5),
     }
 
 
+@lru_cache(maxsize=8192)
+def _register_of(text: str) -> tuple[float, float, float, float, float]:
+    """A stripped response's colloquial, literary and shorthand rates, narration and Latin share, remembered by
+    text (a short answer recurs over many items)."""
+    n = max(len(text), 1)
+    return (_per_100(len(_COLLOQUIAL.findall(text)), n), _per_100(len(_LITERARY.findall(text)), n),
+            _per_100(_count(_SHORTHAND, _SHORTHAND_KEY, text), n), math.log1p(len(_NARRATED.findall(text))),
+            len(_LATIN.findall(text)) / n)
+
+
 def clear_register_memos() -> None:
-    """Empty the per-prompt memo of the register features (the CJK share of each question)."""
+    """Empty the memos of the register features (the CJK share of each question, the rates of each response)."""
     cjk_share.cache_clear()
+    _register_of.cache_clear()

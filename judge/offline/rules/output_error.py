@@ -218,8 +218,20 @@ def check_output_error(item: Item) -> RuleHit | None:
     text = item.response
     if not text.strip():
         return None
-    return (_leaked(text) or _garbled(text) or _repetition(text) or _template_continued(item, text)
-            or _label_cut(item, text) or _truncated(text))
+    return _broken(text) or _template_continued(item, text) or _label_cut(item, text) or _cut_off(text)
+
+
+@lru_cache(maxsize=8192)
+def _broken(text: str) -> RuleHit | None:
+    """The checks of the response alone that come first (leaked tokens, garbled text, repetition), remembered by
+    text: a short answer recurs over many items. The hit is shared: callers only read it."""
+    return _leaked(text) or _garbled(text) or _repetition(text)
+
+
+@lru_cache(maxsize=8192)
+def _cut_off(text: str) -> RuleHit | None:
+    """`_truncated`, remembered by text (see `_broken`)."""
+    return _truncated(text)
 
 
 def _label_cut(item: Item, text: str) -> RuleHit | None:
