@@ -35,6 +35,9 @@ MIN_SHARE = 256
 """Fewest items worth a forked child (a fork and its pipe cost about 10 ms, some 20 offline verdicts)."""
 _ITEM_COST = 200
 """Cost of an item beyond its response's length, in characters, when balancing the shares."""
+_CALLER_HANDICAP = 0.02
+"""Share of the whole batch's cost the calling process starts with: it also forks the children and reads their
+verdicts back, so its own share is that much lighter."""
 
 
 def available_cpus() -> int:
@@ -69,13 +72,15 @@ def processes_for(workers: int | None) -> int:
 
 def share_plan(items: Sequence[Item], workers: int) -> list[list[int]]:
     """Item positions cut into at most `workers` shares: all items of one question in the same share, shares
-    balanced by text length (greedy, largest prompt group first); each share in input order."""
+    balanced by text length (greedy, largest prompt group first; the first share, the calling process's, starts
+    `_CALLER_HANDICAP` heavier); each share in input order."""
     groups: dict[str, list[int]] = {}
     for i, it in enumerate(items):
         groups.setdefault(it.question, []).append(i)
     cost = {q: len(q) + sum(len(items[i].response) + _ITEM_COST for i in idx) for q, idx in groups.items()}
     shares: list[list[int]] = [[] for _ in range(max(1, min(workers, len(groups))))]
-    loads = [0] * len(shares)
+    loads = [0.0] * len(shares)
+    loads[0] = _CALLER_HANDICAP * sum(cost.values()) if len(shares) > 1 else 0.0
     for q in sorted(groups, key=lambda q: (-cost[q], groups[q][0])):
         k = loads.index(min(loads))
         shares[k].extend(groups[q])
