@@ -52,8 +52,9 @@ def real_items(limit: int, root: Path = MEDBENCH) -> list[Item]:
     return out
 
 
-def _forget() -> None:
-    """Empty the per-prompt memos of the rules and features, so every timed row starts as a fresh process would."""
+def forget_memos() -> None:
+    """Empty the memos of the rules and features (facts of each prompt and response text, the injection scans), so
+    every timed row starts as a fresh process would."""
     try:
         from judge.offline.features import clear_memos
     except ImportError:
@@ -67,7 +68,7 @@ def _children_cpu() -> float:
 
 
 def _time(name: str, items: list[Item], fn) -> OfflineRow:  # type: ignore[no-untyped-def]
-    _forget()
+    forget_memos()
     c0, k0, t0 = time.process_time(), _children_cpu(), time.perf_counter()
     labelled = fn()
     wall = time.perf_counter() - t0

@@ -148,11 +148,14 @@ def bench_offline(items: list[Item], sizes: list[int], workers: int, workdir: Pa
     judge, one = make_offline_judge("offline"), make_offline_judge("offline", workers=1)
     timed_label("warm-up", items[:64], judge, workdir, None)
     timed_label("warm-up", items[:64], judge, workdir, None, engine="ray", workers=workers)
+    from evals.bench.offline_speed import forget_memos
+
     runs = []
     for n in sizes:
         part = items[:n]
-        runs.append(timed_label("local, 1 process", part, one, workdir, None))
-        runs.append(timed_label(f"local, {judge.processes} processes (every CPU)", part, judge, workdir, None))
-        runs.append(timed_label(f"ray, {workers} workers", part, judge, workdir, None, engine="ray",
-                                workers=workers))
+        for name, chosen, kw in (("local, 1 process", one, {}),
+                                 (f"local, {judge.processes} processes (every CPU)", judge, {}),
+                                 (f"ray, {workers} workers", judge, {"engine": "ray", "workers": workers})):
+            forget_memos()  # each run starts as a fresh process does (Ray's actors always do)
+            runs.append(timed_label(name, part, chosen, workdir, None, **kw))
     return runs
