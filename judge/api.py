@@ -41,12 +41,10 @@ def label_file(input: str | Path | None, *, db: str | Path, model: str = "offlin
     from judge.run.runner import check_engine, label
     from judge.store import Store
 
-    if processes is not None and processes < 1:
-        raise ValueError("processes must be at least 1")
+    check_engine(engine, processes=1 if processes is None else processes, ray_address=ray_address, workers=workers,
+                 shards=shards)
     offline = model in OFFLINE_MODELS
     shard = 1 if offline or processes is None else processes  # the offline judges fork their own processes
-    check_engine(engine, processes=processes if engine != "local" and processes is not None else shard,
-                 ray_address=ray_address, workers=workers, shards=shards)
     column_map = parse_column_map(columns)
     if input is None and not only_wrong:
         raise ValueError("give an INPUT file, or --only-wrong to label the wrong items stored in the DB")

@@ -22,7 +22,7 @@ import pickle
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from judge.core.exceptions import ConfigError
 from judge.core.heap import frozen_heap
@@ -142,7 +142,10 @@ def _judge_shares(judge_batch: Callable[[list[Item]], list[Verdict]], items: lis
             if child.is_alive():
                 child.terminate()
             child.join()
-    return [v for v in out if v is not None]
+    missing = out.count(None)
+    if missing:  # every share answers for each of its items, or raises: this is a bug, never a lost item
+        raise RuntimeError(f"{missing} of {len(items)} items got no verdict from their share")
+    return cast("list[Verdict]", out)
 
 
 def _collect(judge_batch: Callable[[list[Item]], list[Verdict]], share: list[Item], child: Any,

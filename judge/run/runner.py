@@ -235,8 +235,8 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     summary, todo = begun.summary, begun.todo
     tally = Tally(summary, begun.statuses)
     sharded = processes > 1 and len(todo) > 1
-    batcher = batch_judge_of(judge)  # an offline judge shares each batch out over processes of its own
-    summary.workers = processes if sharded else int(getattr(batcher, "processes", 1)) if batcher else 1
+    # an offline judge shares each batch out over processes of its own
+    summary.workers = processes if sharded else int(getattr(batch_judge_of(judge), "processes", 1))
     # worker processes block this loop while the parent collects their verdicts: write inline there
     writer = VerdictWriter(st, begun.run_id, batch_size, flush_s, threaded=not sharded)
     status, error = "finished", None
