@@ -146,7 +146,7 @@ class RunSummary(BaseModel):
     engine: str = "local"
     """Where items were judged: local (this process or its worker processes) or ray (a Ray cluster)."""
     workers: int = 1
-    """Processes that judged: `--processes` worker processes, the processes an offline judge shares each batch out
-    over (a batch under 512 items stays in this process), or Ray actors (1: this process alone)."""
+    """Processes that judged: `--processes` worker processes, the processes an offline judge shared its largest batch
+    of the run out over (a batch under 512 items stays in this process), or Ray actors (1: this process alone)."""
     engine_error: str | None = None
     """Why the engine stopped before judging every item, if it did (those items are stored as failed verdicts)."""

@@ -70,6 +70,13 @@ def processes_for(workers: int | None) -> int:
     return (default_workers() if workers is None else workers) if can_fork() else 1
 
 
+def shares_for(n_items: int, processes: int) -> int:
+    """How many processes a batch of `n_items` is judged in, for a judge that may use `processes`: at most one per
+    `MIN_SHARE` items, and 1 when that leaves fewer than two."""
+    n = min(processes, n_items // MIN_SHARE)
+    return n if n >= 2 else 1
+
+
 def share_plan(items: Sequence[Item], workers: int) -> list[list[int]]:
     """Item positions cut into at most `workers` shares: all items of one question in the same share, shares
     balanced by text length (greedy, largest prompt group first; the first share, the calling process's, starts
@@ -107,7 +114,7 @@ def judge_on_cpus(judge_batch: Callable[[list[Item]], list[Verdict]], items: Seq
     at once (see module doc)."""
     items = list(items)
     workers = default_workers() if workers is None else workers
-    n_shares = min(workers, len(items) // MIN_SHARE)
+    n_shares = shares_for(len(items), workers)
     plan = share_plan(items, n_shares) if n_shares >= 2 and can_fork() else [list(range(len(items)))]
     # the loaded model and the items stay out of the collector's scans (a full one over them costs ~50 ms), and
     # forked children inherit the heap frozen: their collections never scan it, so never copy its pages

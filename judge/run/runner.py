@@ -98,6 +98,17 @@ def check_engine(engine: str, *, processes: int = 1, ray_address: str | None = N
         raise ValueError("ray_address, workers and shards are for engine='ray'")
 
 
+def _batch_processes(judge: Judge, n_items: int) -> int:
+    """The processes a batch judge (an offline judge) shares the largest batch of this run out over; 1 for others."""
+    batcher = batch_judge_of(judge)
+    processes = int(getattr(batcher, "processes", 1))
+    if processes < 2:
+        return 1
+    from judge.offline.workers import shares_for  # an offline judge is loaded: so is its module
+
+    return shares_for(min(n_items, BATCH_CHUNK * processes), processes)
+
+
 class Tally:
     """What the verdicts of one run add up to, kept as they arrive."""
 
@@ -235,8 +246,7 @@ async def _run(source: Source, st: Store, judge: Judge, concurrency: int, rpm: f
     summary, todo = begun.summary, begun.todo
     tally = Tally(summary, begun.statuses)
     sharded = processes > 1 and len(todo) > 1
-    # an offline judge shares each batch out over processes of its own
-    summary.workers = processes if sharded else int(getattr(batch_judge_of(judge), "processes", 1))
+    summary.workers = processes if sharded else _batch_processes(judge, len(todo))
     # worker processes block this loop while the parent collects their verdicts: write inline there
     writer = VerdictWriter(st, begun.run_id, batch_size, flush_s, threaded=not sharded)
     status, error = "finished", None

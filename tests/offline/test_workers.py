@@ -94,6 +94,17 @@ def test_a_small_batch_stays_in_this_process(gold_items):
     assert {v.rationale for v in verdicts} == {f"pid {os.getpid()}"}
 
 
+def test_shares_for_counts_one_process_per_min_share_items():
+    assert [workers.shares_for(n, 2) for n in (0, 2 * MIN_SHARE - 1, 2 * MIN_SHARE, 10_000)] == [1, 1, 2, 2]
+    assert workers.shares_for(3 * MIN_SHARE, 4) == 3 and workers.shares_for(10_000, 1) == 1
+
+
+def test_a_small_run_reports_the_one_process_it_used(tmp_path, gold_items):
+    small = label(gold_items[:100], store=tmp_path / "s.duckdb", judge=make_offline_judge("offline", workers=2),
+                  progress=False)
+    assert small.workers == 1 and small.status_counts == {"ok": 100}
+
+
 def test_an_error_in_a_child_is_raised_here(gold_items):
     with pytest.raises(ValueError, match="bad share of"):
         judge_on_cpus(_raise_in_child, gold_items, 2)
