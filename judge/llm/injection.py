@@ -88,8 +88,8 @@ _ALL = tuple(range(len(_PATTERNS)))
 _BY_FIRST: dict[str, tuple[str, ...]] = {}
 for _w in sorted({w for groups in _KEYS for group in groups for w in group}):
     _BY_FIRST[_w[0]] = (*_BY_FIRST.get(_w[0], ()), _w)
-_FIRSTS = frozenset(_BY_FIRST)
-"""The first characters of the key literals: only they are looked up in a text."""
+_FIRSTS = re.compile("[" + "".join(map(re.escape, sorted(_BY_FIRST))) + "]")
+"""The first characters of the key literals: only they are looked up in a text (one scan finds which it holds)."""
 
 
 @lru_cache(maxsize=4096)
@@ -103,7 +103,7 @@ def _possible(text: str) -> tuple[int, ...]:
     if any(c in text for c in _FOLD_EXCEPTIONS):
         return _ALL
     folded = text.lower()
-    return _possible_with(frozenset([w for c in _FIRSTS.intersection(folded) for w in _BY_FIRST[c] if w in folded]))
+    return _possible_with(frozenset([w for c in set(_FIRSTS.findall(folded)) for w in _BY_FIRST[c] if w in folded]))
 
 
 _JSON_FIRST = _PATTERNS.index(r"\"category\"\s*:")

@@ -11,6 +11,7 @@ A test checks that both give the same probabilities.
 from __future__ import annotations
 
 import re
+import weakref
 from collections import Counter
 from itertools import repeat
 from typing import Any
@@ -92,12 +93,84 @@ def _tfidf_char_wb(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matr
     return vectorizer._tfidf.transform(x, copy=False)
 
 
+_BITS = 21
+"""Bits per character of an n-gram's number: a code point plus one is below 2**21."""
+_MAX_CODED = 3
+"""Longest n-gram that fits a 64-bit number (3 x 21 bits)."""
+_VOCAB_CODES: weakref.WeakKeyDictionary[Any, tuple[pd.Index, np.ndarray]] = weakref.WeakKeyDictionary()
+"""Each fitted vectoriser's vocabulary as (an index of its n-gram numbers, their columns), worked out once."""
+
+
+def _gram_code(gram: str) -> int:
+    """An n-gram (n <= 3) as one number: (c1+1, c2+1, c3+1) in 21-bit digits, so n-grams of different length or
+    content never share a number."""
+    code = 0
+    for ch in gram:
+        code = (code << _BITS) | (ord(ch) + 1)
+    return code
+
+
+def _vocabulary_codes(vectorizer: TfidfVectorizer) -> tuple[pd.Index, np.ndarray]:
+    found = _VOCAB_CODES.get(vectorizer)
+    if found is None:
+        vocabulary = {g: c for g, c in vectorizer.vocabulary_.items() if len(g) <= _MAX_CODED}
+        codes = np.fromiter(map(_gram_code, vocabulary), dtype=np.uint64, count=len(vocabulary))
+        found = (pd.Index(codes), np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary)))
+        _VOCAB_CODES[vectorizer] = found
+    return found
+
+
+def _tfidf_char_wb_coded(vectorizer: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix:
+    """`_tfidf_char_wb` for n-grams of at most 3 characters, counted by numpy over all texts at once.
+
+    Each text's words are padded and joined (" a  bc ", see `_char_wb_counts`) and the texts are concatenated: every
+    n-gram that crosses two texts or two words holds two spaces in a row, which no vocabulary entry holds. Every
+    n-gram of the concatenation becomes a number (`_gram_code`), is looked up in a hash table of the vocabulary's
+    numbers, and the ones found are counted per (text, column) pair."""
+    min_n, max_n = vectorizer.ngram_range
+    vocab_codes, vocab_columns = _vocabulary_codes(vectorizer)
+    joined = []
+    for text in texts:
+        words = _WHITE_SPACES.sub(" ", text.lower()).split()
+        joined.append(f" {'  '.join(words)} " if words else "")
+    lengths = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined))
+    points = np.frombuffer("".join(joined).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    points += np.uint64(1)
+    row_of = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
+    rows, columns = [], []
+    for n in range(min_n, max_n + 1):
+        if len(points) < n:
+            break
+        codes = points[: len(points) - n + 1].copy()
+        for k in range(1, n):
+            codes <<= np.uint64(_BITS)
+            codes |= points[k : len(points) - n + 1 + k]
+        at = vocab_codes.get_indexer(codes)
+        known = at >= 0
+        rows.append(row_of[: len(codes)][known])
+        columns.append(vocab_columns[at[known]])
+    width = len(vectorizer.vocabulary_)
+    cells = (np.concatenate(rows).astype(np.int64) * width + np.concatenate(columns) if rows
+             else np.empty(0, dtype=np.int64))
+    cells, counts = np.unique(cells, return_counts=True)  # sorted: by text, then by column
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cells // width, minlength=len(texts)), out=indptr[1:])
+    x = sp.csr_matrix((counts.astype(vectorizer.dtype), (cells % width).astype(np.int32), indptr),
+                      shape=(len(texts), width))
+    return vectorizer._tfidf.transform(x, copy=False)
+
+
 def _unique_transform(transformer: Any, texts: list[str]) -> sp.csr_matrix:
     """`transformer.transform(texts)` with each distinct text transformed once (rows are independent)."""
     index: dict[str, int] = {}
     rows = [index.setdefault(t, len(index)) for t in texts]
     distinct = list(index)
-    out = _tfidf_char_wb(transformer, distinct) if _is_plain_char_wb(transformer) else transformer.transform(distinct)
+    if not _is_plain_char_wb(transformer):
+        out = transformer.transform(distinct)
+    elif transformer.ngram_range[0] >= 1 and transformer.ngram_range[1] <= _MAX_CODED:
+        out = _tfidf_char_wb_coded(transformer, distinct)
+    else:
+        out = _tfidf_char_wb(transformer, distinct)
     return sp.csr_matrix(out)[rows]
 
 

@@ -133,16 +133,22 @@ def _values(response: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=8192)
+def _normed_values(response: str) -> tuple[str, ...]:
+    """`nfkc_compact` of each of `_values(response)`, remembered by response text."""
+    return tuple(map(nfkc_compact, _values(response)))
+
+
 def extraction_claims(question: str, response: str) -> dict[str, float]:
     """Short values of a structured answer (fields, quoted strings) that do not occur in the question."""
     return _extraction_claims(nfkc_compact(question), response)
 
 
 def _extraction_claims(q: str, response: str) -> dict[str, float]:
-    values = _values(response)
+    values = _normed_values(response)
     if len(values) < 2:
         return {"unsupported_values": 0.0, "unsupported_value_share": 0.0}
-    missing = [v for v in values if nfkc_compact(v) not in q]
+    missing = [v for v in values if v not in q]
     return {"unsupported_values": _log(len(missing)), "unsupported_value_share": len(missing) / len(values)}
 
 
@@ -158,5 +164,5 @@ def normed_claim_features(q: str, ref: str, resp: str, response: str) -> dict[st
 
 def clear_claim_memos() -> None:
     """Empty the memos of the claim features (normalised texts, their quantities, a response's terms and values)."""
-    for fn in (_norm_prompt, _text_quantities, _terms, _values):
+    for fn in (_norm_prompt, _text_quantities, _terms, _values, _normed_values):
         fn.cache_clear()

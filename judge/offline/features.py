@@ -83,16 +83,45 @@ def features_code_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def _bigrams(text: str) -> set[str]:
-    return set(map(str.__add__, text[:-1], text[1:]))
+_PAIR_SHIFT = np.uint64(21)
+"""Bits of a code point (every one is below 2**21): a character pair (a, b) is the number a << 21 | b."""
+
+
+def _pair_codes(text: str) -> np.ndarray:
+    """The text's adjacent character pairs as sorted numbers (repeats kept): a two-character string occurs in the
+    text exactly when its number is among them."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if len(points) < 2:
+        return np.empty(0, dtype=np.uint64)
+    codes = points[:-1].astype(np.uint64)
+    codes <<= _PAIR_SHIFT
+    codes |= points[1:]
+    codes.sort()
+    return codes
+
+
+def _distinct_pair_codes(text: str) -> np.ndarray:
+    """`_pair_codes` without repeats: one number per distinct character bigram of the text."""
+    codes = _pair_codes(text)
+    if len(codes) < 2:
+        return codes
+    keep = np.empty(len(codes), dtype=bool)
+    keep[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
+    return codes[keep]
+
+
+def _among(codes: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
+    """For each of `codes`, whether it is in `sorted_codes` (ascending)."""
+    if not len(sorted_codes):
+        return np.zeros(len(codes), dtype=bool)
+    at = sorted_codes.searchsorted(codes)
+    at[at == len(sorted_codes)] = 0
+    return sorted_codes[at] == codes
 
 
 def _log(x: float) -> float:
     return math.log1p(max(0.0, x))
-
-
-def _share(part: set[str], whole: set[str]) -> float:
-    return len(part & whole) / len(part) if part else 0.0
 
 
 def repetition_ratio(text: str, n: int = 4) -> float:
@@ -111,16 +140,18 @@ def _max_line_repeat(text: str) -> float:
 # --- facts of a prompt or a reference, shared by every response to it (memoised by text) ---------------------------
 
 class _Known(NamedTuple):
-    """Normalised text of a prompt or reference, with its numbers."""
+    """Normalised text of a prompt or reference, with its numbers and its character pairs."""
 
     norm: str
     numbers: frozenset[str]
+    pairs: np.ndarray
+    """`_pair_codes` of `norm`."""
 
 
 @lru_cache(maxsize=8192)
 def _known(text: str) -> _Known:
     norm = nfkc_compact(text)
-    return _Known(norm, frozenset(_NUMBER.findall(norm)))
+    return _Known(norm, frozenset(_NUMBER.findall(norm)), _pair_codes(norm))
 
 
 _normalised = lru_cache(maxsize=8192)(nfkc_compact)
@@ -134,14 +165,16 @@ class _Said(NamedTuple):
     doses: frozenset[str]
     drugs: frozenset[str]
     authority: frozenset[str]
-    bigrams: frozenset[str]
+    bigrams: np.ndarray
+    """Its distinct character bigrams (`_distinct_pair_codes`)."""
 
 
 @lru_cache(maxsize=8192)
 def _said(resp: str) -> _Said:
     return _Said(numbers=frozenset(_NUMBER.findall(resp)), doses=frozenset(m.group(0) for m in _DOSE.finditer(resp)),
                  drugs=frozenset(m.group(0) for m in _DRUG.finditer(resp)) if _DRUG_ENDS.search(resp) else frozenset(),
-                 authority=frozenset(m.group(0) for m in _AUTHORITY.finditer(resp)), bigrams=frozenset(_bigrams(resp)))
+                 authority=frozenset(m.group(0) for m in _AUTHORITY.finditer(resp)),
+                 bigrams=_distinct_pair_codes(resp))
 
 
 @lru_cache(maxsize=8192)
@@ -231,17 +264,21 @@ def _novelty_features(x: ItemView) -> dict[str, float]:
     new_drugs = {d for d in said.drugs if d not in known}
     authority = said.authority
     r_bi = said.bigrams
-    # a response bigram is a bigram of the prompt exactly when it occurs in the prompt's text
-    in_q = set(filter(q.norm.__contains__, r_bi))
-    in_ref = set(filter(ref.norm.__contains__, r_bi)) if ref.norm else set()
+    n_bi = len(r_bi)
+    # a response bigram is a bigram of the prompt exactly when it is one of the prompt's character pairs
+    in_q = _among(r_bi, q.pairs) if n_bi else r_bi
+    in_ref = _among(r_bi, ref.pairs) if n_bi and len(ref.pairs) else None
+    n_q = int(np.count_nonzero(in_q))
+    n_ref = 0 if in_ref is None else int(np.count_nonzero(in_ref))
+    n_either = n_q if in_ref is None else int(np.count_nonzero(in_q | in_ref))
     return {
         "new_numbers": _log(len(numbers)),
         "new_doses": _log(len(new_doses)),
         "new_drugs": _log(len(new_drugs)),
         "new_authority": _log(len({a for a in authority if a not in known})),
-        "bigrams_in_question": len(in_q) / len(r_bi) if r_bi else 0.0,
-        "bigrams_in_reference": len(in_ref) / len(r_bi) if r_bi else 0.0,
-        "bigrams_novel": 1.0 - len(in_q | in_ref) / len(r_bi) if r_bi else 0.0,
+        "bigrams_in_question": n_q / n_bi if n_bi else 0.0,
+        "bigrams_in_reference": n_ref / n_bi if n_bi else 0.0,
+        "bigrams_novel": 1.0 - n_either / n_bi if n_bi else 0.0,
     }
 
 

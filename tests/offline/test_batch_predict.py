@@ -134,3 +134,34 @@ def test_content_chars_keeps_letters_and_digits_of_every_plane():
                                     *range(0x1D400, 0x1D500), *range(0x1F300, 0x1F400)] if not 0xD800 <= c < 0xE000)
     assert content_chars(text) == "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
     assert content_chars("（A）：阿莫西林 500mg！") == "A阿莫西林500mg"
+
+
+def _fitted(ngram_range: tuple[int, int], texts: list[str]):  # type: ignore[no-untyped-def]
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True).fit(texts)
+
+
+_AWKWARD = ["", "   ", "a", "A b", "\x00x\x00 y", "ǅ𝒳 ＡＢ", "a\u3000b\tc\n\nd", "İı ß ﬁ", "  多  空格  ", "字"]
+
+
+def test_numbered_char_ngrams_equal_the_vectorizer_on_every_kind_of_text(items, model):
+    from judge.offline.batch_predict import _tfidf_char_wb_coded
+
+    shipped = model.pipeline.steps[0][1].transformers_[0][1]
+    texts = list(dict.fromkeys(it.response for it in items)) + _AWKWARD
+    for vectorizer in (shipped, _fitted((1, 3), texts[:200]), _fitted((2, 3), texts[:200]), _fitted((1, 1), texts)):
+        fast, reference = _tfidf_char_wb_coded(vectorizer, texts), vectorizer.transform(texts)
+        assert fast.shape == reference.shape and fast.has_sorted_indices
+        reference.sort_indices()
+        np.testing.assert_array_equal(fast.indptr, reference.indptr)
+        np.testing.assert_array_equal(fast.indices, reference.indices)
+        np.testing.assert_array_equal(fast.data, reference.data)  # the same numbers, bit for bit
+
+
+def test_longer_char_ngrams_take_the_counting_path(items):
+    from judge.offline.batch_predict import _unique_transform
+
+    texts = [it.response for it in items[:300]] + _AWKWARD
+    vectorizer = _fitted((2, 4), texts)
+    assert abs(_unique_transform(vectorizer, texts) - vectorizer.transform(texts)).max() == 0.0

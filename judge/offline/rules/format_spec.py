@@ -31,6 +31,16 @@ _WORD_SPLIT = re.compile(r"[/／、|｜]|或")
 _LABEL_LIST = re.compile(r"(?:列表|候选)[^\n]{0,12}?[：:]\s*\n?\s*([\[{][^\]}]+[\]}])")
 
 
+_MULTIPLE_KEYS = ("多", "不定项", "m", "M")
+"""Every `_MULTIPLE` match holds one of these (no other character matches m or M under re.IGNORECASE)."""
+_SINGLE_KEYS = ("单", "只有一个正确", "最佳选择", "g", "G")
+"""Every `_SINGLE` match holds one of these (no other character matches g or G under re.IGNORECASE)."""
+
+
+def _holds_any(text: str, keys: tuple[str, ...]) -> bool:
+    return any(k in text for k in keys)
+
+
 class FormatSpec(BaseModel):
     """The output format a prompt asks for; all defaults mean "no recognisable instruction"."""
 
@@ -98,11 +108,11 @@ def format_spec(question: str) -> FormatSpec:
         only_option=bool(_ONLY_OPTION.search(head)),
         separator=_separator(head),
     )
-    if _MULTIPLE.search(head):
+    if _holds_any(head, _MULTIPLE_KEYS) and _MULTIPLE.search(head):
         spec.choice = "multiple"
-    elif _SINGLE.search(head):
+    elif _holds_any(head, _SINGLE_KEYS) and _SINGLE.search(head):
         spec.choice = "single"
-    if _JSON.search(head):
+    if ("j" in head or "J" in head) and _JSON.search(head):
         spec.json_required = True
     structure = _EXAMPLE_STRUCTURE.search(example)
     if structure:
