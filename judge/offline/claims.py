@@ -63,23 +63,29 @@ def quantity_claims(question: str, reference: str | None, response: str) -> dict
     return _quantity_claims(nfkc_compact(question), nfkc_compact(reference), nfkc_compact(response))
 
 
+class _Quantities(NamedTuple):
+    """The quantities of a normalised text, with their values and their units apart."""
+
+    both: frozenset[tuple[str, str]]
+    values: frozenset[str]
+    units: frozenset[str]
+
+
 @lru_cache(maxsize=8192)
-def _text_quantities(text: str) -> frozenset[tuple[str, str]]:
+def _text_quantities(text: str) -> _Quantities:
     """`_quantities` of a normalised question, reference or response, remembered by text (a prompt is shared by
     every answer to it, and a short answer recurs over many items)."""
-    return frozenset(_quantities(text))
+    found = frozenset(_quantities(text))
+    return _Quantities(found, frozenset(v for v, _ in found), frozenset(u for _, u in found))
 
 
 def _quantity_claims(q: str, ref: str, resp: str) -> dict[str, float]:
     said, case, keyed = _text_quantities(resp), _text_quantities(q), _text_quantities(ref)
-    known = case | keyed
-    new = said - known
-    case_values, case_units = {v for v, _ in case}, {u for _, u in case}
-    ref_values, ref_units = {v for v, _ in keyed}, {u for _, u in keyed}
+    new = said.both - case.both - keyed.both
     return {
         "new_quantities": _log(len(new)),
-        "case_value_conflict": _log(sum(u in case_units or v in case_values for v, u in new)),
-        "ref_value_conflict": _log(sum(u in ref_units or v in ref_values for v, u in new)),
+        "case_value_conflict": _log(sum(u in case.units or v in case.values for v, u in new)),
+        "ref_value_conflict": _log(sum(u in keyed.units or v in keyed.values for v, u in new)),
     }
 
 

@@ -105,3 +105,15 @@ def test_chosen_option_is_checked_against_the_case():
     assert option_case_signals(ckd, None, "<A>")["option_case_conflict"] == 1.0
     assert option_case_signals(ckd, None, "<B>")["option_case_conflict"] == 0.0
     assert option_case_signals(ckd, None, "不确定")["option_case_conflict"] == 0.0
+
+
+def test_allergens_found_near_each_mention_are_those_of_a_full_scan():
+    import random
+
+    from judge.offline.case_signals import _ALLERGEN, _allergens
+
+    rng = random.Random(4)
+    pieces = ["过敏", "过", "敏", "类", "药物", "青霉素", "头孢", "a", "B", "，", "。", "患者", "否认", " "]
+    for _ in range(5000):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 25)))
+        assert [m.span() for m in _allergens(text)] == [m.span() for m in _ALLERGEN.finditer(text)], text

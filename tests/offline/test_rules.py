@@ -794,3 +794,22 @@ def test_a_run_on_record_ending_in_a_referral_is_not_unanswered() -> None:
 def test_refusing_to_classify_after_a_reason_is_unanswered() -> None:
     hit = run_rules(item(CTC, "由于该条目涉及受试者个人生活习惯等隐私信息，我无法对其进行分类。"))
     assert hit is not None and hit.rule == "unanswered"
+
+
+def test_loop_prefilter_never_rules_out_a_loop():
+    import random
+
+    from judge.offline.rules.output_error import _LOOP, _may_loop
+
+    rng = random.Random(11)
+    seen_loop = seen_no_loop = 0
+    for _ in range(4000):
+        unit = "".join(rng.choices("ab字，\U0001f600", k=rng.randint(1, 8)))
+        text = ("".join(rng.choices("xyz患者", k=rng.randint(0, 90))) + unit * rng.randint(2, 7)
+                + "".join(rng.choices("xyz治疗", k=rng.randint(0, 60))))
+        loops = _LOOP.search(text) is not None
+        if loops:
+            assert _may_loop(text), text
+        seen_loop += loops
+        seen_no_loop += not _may_loop(text)
+    assert seen_loop > 500 and seen_no_loop > 500  # both outcomes were exercised

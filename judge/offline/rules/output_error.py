@@ -103,20 +103,23 @@ def _may_loop(text: str) -> bool:
     """False when `_LOOP` cannot match: a unit of length L repeated 5+ times needs 4L characters in a row that
     equal the character L further on. Checked for every L at once on the code points."""
     import numpy as np  # here: the rules alone start without numpy
-    from numpy.lib.stride_tricks import sliding_window_view
 
     low, high = _LOOP_SPANS
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    top = min(high, len(points) // 5)
+    n = len(points)
+    top = min(high, n // 5)
     if top < low:
         return False
-    padded = np.concatenate((points, np.full(top, 0xFFFFFFFF, dtype=np.uint32)))  # no code point is that
-    windows = sliding_window_view(padded, top + 1)  # row j: the characters j .. j + top
-    same = windows[:, low:] == windows[:, :1]  # [j, L - low]: character j equals character j + L
+    padded = np.empty(n + top, dtype=np.uint32)
+    padded[:n] = points
+    padded[n:] = 0xFFFFFFFF  # no code point is that
+    # [j, L - low]: character j + L (a strided view of the padded points, no copy) equals character j
+    ahead = np.ndarray((n, top - low + 1), dtype=np.uint32, buffer=padded, offset=4 * low, strides=(4, 4))
+    same = ahead == points[:, None]
     spans = np.arange(low, top + 1)
     if not (np.count_nonzero(same, axis=0) >= 4 * spans).any():  # not even 4L such characters at all
         return False
-    pos = np.arange(len(same))[:, None]
+    pos = np.arange(n)[:, None]
     last_differs = np.maximum.accumulate(np.where(same, -1, pos), axis=0)
     return bool(((pos - last_differs).max(axis=0) >= 4 * spans).any())
 

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from judge.core.models import Item
 from judge.offline.rules.hit import RuleHit, clip
@@ -212,8 +213,10 @@ def _clauses(text: str) -> Iterator[str]:
     yield text[at:]
 
 
-def _clause_kinds(text: str, dialogue: bool) -> tuple[set[str], int]:
-    """The kinds of non-substantive clauses found, and how many content characters the other clauses hold.
+@lru_cache(maxsize=8192)
+def _clause_kinds(text: str, dialogue: bool) -> tuple[frozenset[str], int]:
+    """The kinds of non-substantive clauses found, and how many content characters the other clauses hold;
+    remembered by text (a short answer recurs over many items).
 
     Counting stops at the first clause that takes that number above 2: the response is then substantive, and
     `check_unanswered` reads neither the kinds nor the exact number."""
@@ -233,4 +236,4 @@ def _clause_kinds(text: str, dialogue: bool) -> tuple[set[str], int]:
                 break
         else:
             kinds.add(kind)
-    return kinds, rest
+    return frozenset(kinds), rest
