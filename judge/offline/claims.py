@@ -49,8 +49,8 @@ _norm_prompt = lru_cache(maxsize=8192)(nfkc_compact)
 """`nfkc_compact` remembered by text, for the question and reference many answers share."""
 
 
-def _log(x: float) -> float:
-    return math.log1p(max(0.0, x))
+_log = math.log1p
+"""log(1 + x) of a count or a length (never negative: a negative x would raise or give a negative number)."""
 
 
 def _quantities(text: str) -> set[tuple[str, str]]:

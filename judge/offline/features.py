@@ -120,8 +120,8 @@ def _among(codes: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
     return sorted_codes[at] == codes
 
 
-def _log(x: float) -> float:
-    return math.log1p(max(0.0, x))
+_log = math.log1p
+"""log(1 + x) of a count or a length (never negative: a negative x would raise or give a negative number)."""
 
 
 def repetition_ratio(text: str, n: int = 4) -> float:
@@ -196,7 +196,7 @@ def clear_memos() -> None:
     """Empty the memos of the features and the rules: facts of each prompt, and of each response text (they only
     ever hold derived facts of texts)."""
     for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _normalised, _said,
-               _style_of):
+               _style_of, _response_size):
         fn.cache_clear()
     clear_case_memos()
     clear_claim_memos()
@@ -233,15 +233,22 @@ class ItemView:
         return self._hits
 
 
+@lru_cache(maxsize=8192)
+def _response_size(response: str) -> tuple[int, int]:
+    """Characters of the stripped response and its non-blank lines, remembered by text."""
+    return len(response.strip()), len([ln for ln in response.splitlines() if ln.strip()])
+
+
 def _length_features(x: ItemView) -> dict[str, float]:
-    q, ref, resp = x.question, x.reference, x.response
+    q, ref = x.question, x.reference
     n_ref = len((ref or "").strip())
+    n_resp, n_lines = _response_size(x.response)
     return {
-        "len_response": _log(len(resp.strip())),
+        "len_response": _log(n_resp),
         "len_question": _log(len(q)),
         "len_reference": _log(n_ref),
-        "len_ratio_reference": math.log((len(resp.strip()) + 1) / (n_ref + 1)) if n_ref else 0.0,
-        "n_lines": _log(len([ln for ln in resp.splitlines() if ln.strip()])),
+        "len_ratio_reference": math.log((n_resp + 1) / (n_ref + 1)) if n_ref else 0.0,
+        "n_lines": _log(n_lines),
         "is_choice": float(bool(x.item.options) or _is_choice_prompt(q)),
     }
 

@@ -103,6 +103,17 @@ def parse_format_instruction(question: str) -> FormatSpec:
 def format_spec(question: str) -> FormatSpec:
     """`parse_format_instruction` without the copy: one shared object per prompt, which callers must not change."""
     head, example = split_instruction(question)
+    spec = _head_spec(head)
+    structure = _EXAMPLE_STRUCTURE.search(example)
+    if structure is None:
+        return spec
+    return spec.model_copy(update={"json_required": True,
+                                   "json_root": "array" if structure.group(1).startswith("[") else "object"})
+
+
+@lru_cache(maxsize=4096)
+def _head_spec(head: str) -> FormatSpec:
+    """What the instruction head alone says, remembered by head (a benchmark task's prompts share theirs)."""
     spec = FormatSpec(
         answer_in_brackets=("<" in head or "＜" in head) and bool(_BRACKETS.search(head)),  # each pattern holds one
         only_option=bool(_ONLY_OPTION.search(head)),
@@ -114,10 +125,6 @@ def format_spec(question: str) -> FormatSpec:
         spec.choice = "single"
     if ("j" in head or "J" in head) and _JSON.search(head):
         spec.json_required = True
-    structure = _EXAMPLE_STRUCTURE.search(example)
-    if structure:
-        spec.json_required = True
-        spec.json_root = "array" if structure.group(1).startswith("[") else "object"
     block = _FORMAT_BLOCK.search(head)
     if block:
         rows = [_FIELD.findall(line) for line in block.group(1).splitlines()]
