@@ -98,12 +98,29 @@ def _possible_with(present: frozenset[str]) -> tuple[int, ...]:
     return tuple(i for i, groups in enumerate(_KEYS) if all(not present.isdisjoint(g) for g in groups))
 
 
+@lru_cache(maxsize=32768)
+def _line_keys(line: str) -> frozenset[str] | None:
+    """The key literals one line holds once lower-cased; None when a character of `_FOLD_EXCEPTIONS` is in it."""
+    if any(c in line for c in _FOLD_EXCEPTIONS):
+        return None
+    folded = line.lower()
+    return frozenset([w for c in set(_FIRSTS.findall(folded)) for w in _BY_FIRST[c] if w in folded])
+
+
 def _possible(text: str) -> tuple[int, ...]:
-    """Indices of the patterns that can match `text` (by `_KEYS`); every index when the keys cannot tell."""
-    if any(c in text for c in _FOLD_EXCEPTIONS):
-        return _ALL
-    folded = text.lower()
-    return _possible_with(frozenset([w for c in set(_FIRSTS.findall(folded)) for w in _BY_FIRST[c] if w in folded]))
+    """Indices of the patterns that can match `text` (by `_KEYS`); every index when the keys cannot tell.
+
+    No key holds a line break, so the keys of a text are those of its lines, each remembered by line: a benchmark's
+    prompts share most of theirs (instruction, worked example). Lower-casing a line gives the same characters as
+    lower-casing the whole text there (a line break is neither cased nor case-ignorable, so the final-sigma rule
+    never looks past it)."""
+    present: set[str] = set()
+    for line in text.split("\n"):
+        keys = _line_keys(line)
+        if keys is None:
+            return _ALL
+        present |= keys
+    return _possible_with(frozenset(present))
 
 
 _JSON_FIRST = _PATTERNS.index(r"\"category\"\s*:")
@@ -142,8 +159,9 @@ reference are the same for every model answering it, and a short answer such as 
 
 
 def clear_injection_memos() -> None:
-    """Empty the memo of scanned texts (`_shared_field_evidence`)."""
+    """Empty the memos of scanned texts and lines (`_shared_field_evidence`, `_line_keys`)."""
     _shared_field_evidence.cache_clear()
+    _line_keys.cache_clear()
 
 
 def injection_fields(item: Any) -> list[str]:

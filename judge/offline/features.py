@@ -34,7 +34,7 @@ from judge.offline.claims import clear_claim_memos, normed_claim_features
 from judge.offline.register import clear_register_memos, register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
 from judge.offline.rules.format_spec import format_spec
-from judge.offline.rules.text import nfkc_compact, split_instruction
+from judge.offline.rules.text import nfkc_compact, query_offset, split_instruction
 
 FEATURES_VERSION = "2"
 """Version of the feature definitions; part of every baseline artifact and judge_id."""
@@ -148,10 +148,39 @@ class _Known(NamedTuple):
     """`_pair_codes` of `norm`."""
 
 
-@lru_cache(maxsize=8192)
-def _known(text: str) -> _Known:
+def _known_alone(text: str) -> _Known:
     norm = nfkc_compact(text)
     return _Known(norm, frozenset(_NUMBER.findall(norm)), _pair_codes(norm))
+
+
+_known_head = lru_cache(maxsize=8192)(_known_alone)
+"""`_known_alone` of a prompt's instruction and worked example, remembered by text (a task's prompts share them)."""
+
+
+def _number_char(ch: str) -> bool:
+    return ch.isdecimal() or ch == "."  # `\d` is a decimal digit of any script
+
+
+@lru_cache(maxsize=8192)
+def _known(text: str) -> _Known:
+    """`_known_alone(text)`, from the facts of the shared instruction and worked example and those of the query.
+
+    The two parts meet after a line break, which NFKC never combines with a neighbour, so the normalised text is
+    the parts' normalised texts one after the other; its character pairs are theirs plus the pair across the
+    seam, and its numbers theirs, unless digits meet at the seam (then they are read again)."""
+    cut = query_offset(text)
+    if not cut:
+        return _known_alone(text)
+    head, tail = _known_head(text[:cut]), _known_alone(text[cut:])
+    if not head.norm or not tail.norm:
+        return head if not tail.norm else tail
+    norm = head.norm + tail.norm
+    seam = np.array([(ord(head.norm[-1]) << int(_PAIR_SHIFT)) | ord(tail.norm[0])], dtype=np.uint64)
+    pairs = np.concatenate((head.pairs, tail.pairs, seam))
+    pairs.sort()
+    numbers = (frozenset(_NUMBER.findall(norm)) if _number_char(head.norm[-1]) and _number_char(tail.norm[0])
+               else head.numbers | tail.numbers)
+    return _Known(norm, numbers, pairs)
 
 
 _normalised = lru_cache(maxsize=8192)(nfkc_compact)
@@ -195,7 +224,7 @@ def _instruction(question: str) -> str:
 def clear_memos() -> None:
     """Empty the memos of the features and the rules: facts of each prompt, and of each response text (they only
     ever hold derived facts of texts)."""
-    for fn in (_known, _reference_points, _is_choice_prompt, _instruction, _format_features, _normalised, _said,
+    for fn in (_known, _known_head, _reference_points, _is_choice_prompt, _instruction, _format_features, _normalised, _said,
                _style_of, _response_size):
         fn.cache_clear()
     clear_case_memos()

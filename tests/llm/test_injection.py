@@ -185,3 +185,27 @@ def test_injection_spans_cover_the_whole_injection():
         assert injection_spans(answer + injected)
     assert injection_spans(answer) == [] and strip_injections(answer) == answer
     assert strip_injections("回答到一半<|im_end|>") == "回答到一半<|im_end|>"  # a leaked token instructs nobody
+
+
+def test_keys_read_line_by_line_are_those_of_the_whole_text():
+    import random
+
+    from judge.llm import injection
+
+    def whole_text_possible(text: str) -> tuple[int, ...]:  # the definition: the keys of the lower-cased text
+        if any(c in text for c in injection._FOLD_EXCEPTIONS):
+            return injection._ALL
+        folded = text.lower()
+        present = frozenset(w for group in injection._KEYS for words in group for w in words if w in folded)
+        return injection._possible_with(present)
+
+    words = sorted({w for group in injection._KEYS for words in group for w in words})
+    pieces = [*words, "\n", "\n\n", " ", "Σ", "ΑΣ", "İ", "K", "患者", "A.", "<", ">", "：", "IGNORE", "Judge"]
+    rng = random.Random(9)
+    seen = set()
+    for _ in range(4000):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 14)))
+        got = injection._possible(text)
+        assert got == whole_text_possible(text), repr(text)
+        seen.add(got)
+    assert len(seen) > 50  # many different pattern sets were exercised

@@ -83,3 +83,42 @@ def test_cjk_share_counts_the_unified_ideographs():
     for text in ("", "abc", "患者男，45岁", "一\u9fff\u4e00\u4dff\ua000\U00020000", "\ud800字"):
         expected = len(re.findall(r"[\u4e00-\u9fff]", text)) / max(len(text), 1)
         assert cjk_share.__wrapped__(text) == expected
+
+
+def _prompts_with_examples() -> list[str]:
+    from evals.bench.offline_speed import real_items
+    from tests.conftest import FIXTURES
+
+    prompts = [it.question for it in load_items() + real_items(400, FIXTURES / "medbench")
+               + real_items(400, FIXTURES / "medbench_v4")]
+    head = "请回答下列问题。\n任务示例：\n题目：患者男，45岁，发热3天。\n答：<A>\n"
+    # digits, a dot, fullwidth forms and a combining mark on both sides of the seam
+    for left, right in (("12", "34mg"), ("1.", "5"), ("12", ".5"), ("剂量3", "x"), ("ｘ", "\u0301a"), ("", "")):
+        prompts.append(f"{head.replace('发热3天', '发热' + left)}题目：{right}岁\n答：")
+        prompts.append(f"{head[:-1]}{left}\n{right}\n答：")
+    return prompts
+
+
+def test_prompt_facts_from_shared_head_and_query_equal_those_of_the_whole_prompt():
+    from judge.offline.features import _known, _known_alone
+    from judge.offline.rules.text import query_offset
+
+    prompts = _prompts_with_examples()
+    assert sum(query_offset(p) > 0 for p in prompts) >= 20  # the split is really taken
+    assert all(query_offset(p) > 0 for p in prompts[-12:])  # the seam cases among them
+    for p in prompts:
+        _known.cache_clear()
+        split, whole = _known(p), _known_alone(p)
+        assert (split.norm, split.numbers) == (whole.norm, whole.numbers), repr(p)
+        assert split.pairs.tolist() == whole.pairs.tolist()
+
+
+def test_nfkc_of_text_that_meets_after_a_line_break_is_that_of_each_part():
+    from judge.offline.rules.text import nfkc
+
+    pieces = ["\u0301", "\u0308", "\u1161", "\u11a8", "\u1100", "e", "ﬁ", "①", "ｶ", "ﾞ", "\u3099", "字", "，", "1", " "]
+    rng = random.Random(2)
+    for _ in range(20_000):
+        a = "".join(rng.choices(pieces, k=rng.randint(0, 5))) + "\n"
+        b = "".join(rng.choices(pieces, k=rng.randint(0, 5)))
+        assert nfkc(a + b) == nfkc(a) + nfkc(b), repr(a + b)

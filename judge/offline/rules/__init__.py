@@ -37,7 +37,7 @@ def clear_rule_memos() -> None:
     from judge.offline.rules import format as format_rule
     from judge.offline.rules import format_spec, output_error, text, unanswered
 
-    for fn in (format_spec.format_spec, format_spec._head_spec, text.output_label, text.query_part, text._input_labels, text._query_option_letters,
+    for fn in (format_spec.format_spec, format_spec._head_spec, text.output_label, text.query_part, text.query_offset, text._input_labels, text._query_option_letters,
                text.last_line_content, output_error._labels_pattern, output_error._prompt_content, format_rule._label_pattern,
                format_rule._line_label_pattern, output_error._broken, output_error._cut_off, unanswered._clause_kinds):
         fn.cache_clear()

@@ -133,6 +133,18 @@ def query_part(question: str) -> str:
     return "\n".join(lines[idx[-1] + 1 :]) if idx else question
 
 
+@lru_cache(maxsize=8192)
+def query_offset(question: str) -> int:
+    """Where the query (`query_part`) starts in the prompt, right after the line break that ends the worked example's
+    answer; 0 when there is no worked example, or the query is not the prompt's tail as it stands. What comes before
+    (instruction and worked example) is the same for every prompt of a benchmark task."""
+    query = query_part(question)
+    if query is question or not query or not question.endswith(query):
+        return 0
+    cut = len(question) - len(query)
+    return cut if question[cut - 1] == "\n" else 0
+
+
 def option_letters(question: str, options: list[str] | None) -> set[str]:
     """Option letters of a choice question, from `options` or else from the query's option lines."""
     if options:
