@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
-from judge.offline.rules.text import query_part
+from judge.offline.rules.text import matches_near, query_part
 
 _FEMALE = re.compile(r"女性|女士|女孩|女婴|女童|妇女|孕妇|产妇|女儿|闺女|[，,、\s(（]女[，,、\s)）]|患者女|^女[，,]|女，\d|（女")
 _MALE = re.compile(r"男性|男士|男孩|男婴|男童|儿子|[，,、\s(（]男[，,、\s)）]|患者男|^男[，,]|男，\d|（男")
@@ -163,18 +163,12 @@ def _allergy_classes(question: str) -> tuple[str, ...]:
 
 _ALLERGEN_REACH = 9
 """How far before its "过敏" an `_ALLERGEN` match can start (6 + 1 + 2 characters)."""
+_ALLERGY_WORD = re.compile("过敏")
 
 
 def _allergens(text: str) -> Iterator[re.Match[str]]:
-    """`_ALLERGEN.finditer(text)`, with the search started near each "过敏" instead of trying every position: no
-    match starts more than `_ALLERGEN_REACH` characters before the "过敏" it ends with."""
-    pos = 0
-    while (k := text.find("过敏", pos)) >= 0:
-        m = _ALLERGEN.search(text, max(pos, k - _ALLERGEN_REACH))
-        if m is None:
-            return
-        yield m
-        pos = m.end()
+    """`_ALLERGEN.finditer(text)`, searched near each "过敏" (every match ends with it)."""
+    return matches_near(_ALLERGEN, _ALLERGY_WORD, text, _ALLERGEN_REACH)
 
 
 def pregnancy_risk(question: str, response: str) -> float:

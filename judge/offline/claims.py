@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from judge.offline.rules.text import nfkc_compact
+from judge.offline.rules.text import matches_near, nfkc_compact
 
 _UNIT = (r"mmol/L|μmol/L|umol/L|mg/dL|g/L|mg/L|U/L|IU/L|mIU/mL|ng/mL|pg/mL|×10\^?9/L|mmHg|kPa|mg/kg|mg/m²|mg/m2|"
          r"U/\(kg·h\)|ml/\(min·1\.73m²\)|mL/min|ml/min|mg|g|μg|ug|mcg|ml|mL|L|U|IU|kg|cm|mm|"
@@ -37,6 +37,10 @@ _DRUG = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:西林|霉素|沙星|头孢[\u4e00-
 _DRUG_ENDS = re.compile(r"西林|霉素|沙星|头孢|唑|普利|沙坦|洛尔|地平|他汀|格列|双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|肝素|芬|"
                         r"卡因|匹林|环素|酮|肟|胺")
 """A literal every `_DRUG` match holds (its ending, or the head of 头孢…/格列…): one fast scan rules drugs out."""
+_TERM_REACH = 6
+"""How far after its start a `_CONDITION` match holds its ending (up to 6 characters before it)."""
+_DRUG_REACH = 7
+"""How far after its start a `_DRUG` match holds a `_DRUG_ENDS` literal: 6 characters, and the "拉" of "拉唑"."""
 _ABSOLUTE = re.compile(r"100\s*%|百分之百|终身|永久|彻底|根治|绝对|完全(?:不会|没有|可以|安全|无害|清除)|一定(?:会|能|可以)|"
                        r"无需|不需要|不用再?|就够了|几乎没有|不存在|没有任何|均可|都可以|一律|马上|立刻就")
 _FIELD_VALUE = re.compile(r"[：:][ \t]*([^：:\n]{1,80})")
@@ -102,9 +106,8 @@ class _Terms(NamedTuple):
 def _terms(resp: str) -> _Terms:
     return _Terms(
         citations=frozenset(m.group(0) for m in _CITATION.finditer(resp)),
-        conditions=frozenset(m.group(0)[-4:] for m in _CONDITION.finditer(resp)) if _CONDITION_ENDS.search(resp)
-        else frozenset(),
-        drugs=frozenset(m.group(0) for m in _DRUG.finditer(resp)) if _DRUG_ENDS.search(resp) else frozenset(),
+        conditions=frozenset(m.group(0)[-4:] for m in matches_near(_CONDITION, _CONDITION_ENDS, resp, _TERM_REACH)),
+        drugs=frozenset(m.group(0) for m in matches_near(_DRUG, _DRUG_ENDS, resp, _DRUG_REACH)),
         absolute=len(_ABSOLUTE.findall(resp)),
     )
 

@@ -34,7 +34,7 @@ from judge.offline.claims import clear_claim_memos, normed_claim_features
 from judge.offline.register import clear_register_memos, register_features
 from judge.offline.rules import CHECKS, RuleHit, clear_rule_memos, rule_hits
 from judge.offline.rules.format_spec import format_spec
-from judge.offline.rules.text import nfkc_compact, query_offset, split_instruction
+from judge.offline.rules.text import matches_near, nfkc_compact, query_offset, split_instruction
 
 FEATURES_VERSION = "2"
 """Version of the feature definitions; part of every baseline artifact and judge_id."""
@@ -49,6 +49,8 @@ _DRUG = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:西林|霉素|沙星|头孢[\u4e00-
                    r"双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|拉唑|肝素|芬|卡因|匹林|霉素)")
 _DRUG_ENDS = re.compile(r"西林|霉素|沙星|头孢|唑|普利|沙坦|洛尔|地平|他汀|格列|双胍|胰岛素|替尼|单抗|韦|嗪|尼松|米松|泮|肝素|芬|卡因|匹林")
 """A literal every `_DRUG` match holds (its ending, or the head of 头孢…/格列…): one fast scan rules drugs out."""
+_DRUG_REACH = 7
+"""How far after its start a `_DRUG` match holds a `_DRUG_ENDS` literal: 6 characters, and the "拉" of "拉唑"."""
 _AUTHORITY = re.compile(r"指南|共识|研究(?:表明|证实|显示|发现)|证实|文献|报道|Meta分析|荟萃分析|《[^》]{2,30}》|\d+(?:\.\d+)?%")
 _CAUSAL = re.compile(r"因为|所以|因此|导致|由于|从而|故而|既然|那么|说明|提示|可见|推出|引起|造成|继发于")
 _COLLOQUIAL = re.compile(r"挺|好几|肚子|拉肚子|啥|咋|这孩子|吧[。！，]|呢[。！，？]|啊|哈|嗯|特别|真的|让人|咱|俺|一大堆|厉害|"
@@ -201,7 +203,7 @@ class _Said(NamedTuple):
 @lru_cache(maxsize=8192)
 def _said(resp: str) -> _Said:
     return _Said(numbers=frozenset(_NUMBER.findall(resp)), doses=frozenset(m.group(0) for m in _DOSE.finditer(resp)),
-                 drugs=frozenset(m.group(0) for m in _DRUG.finditer(resp)) if _DRUG_ENDS.search(resp) else frozenset(),
+                 drugs=frozenset(m.group(0) for m in matches_near(_DRUG, _DRUG_ENDS, resp, _DRUG_REACH)),
                  authority=frozenset(m.group(0) for m in _AUTHORITY.finditer(resp)),
                  bigrams=_distinct_pair_codes(resp))
 

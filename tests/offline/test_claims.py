@@ -42,3 +42,27 @@ def test_extracted_values_missing_from_the_text():
 
 def test_every_item_gets_the_same_keys():
     assert set(claim_features("", None, "")) == set(claim_features("问", "答", "很长的回答：药物：阿司匹林，100 mg"))
+
+
+def test_terms_searched_near_their_endings_are_those_of_a_full_scan():
+    import random
+    import re
+
+    from judge.offline import claims, features
+    from judge.offline.rules.text import matches_near
+
+    cases = [(claims._DRUG, claims._DRUG_ENDS, claims._DRUG_REACH), (features._DRUG, features._DRUG_ENDS,
+             features._DRUG_REACH), (claims._CONDITION, claims._CONDITION_ENDS, claims._TERM_REACH)]
+    for pattern, key, reach in cases:
+        endings = [e for e in re.sub(r"\[[^\]]*\]\{[^}]*\}", "", pattern.pattern.split("(?:", 1)[1]).rstrip(")").split("|")]
+        pieces = [*endings, "拉", "唑", "头孢", "格列", "患", "者", "使", "用", "a", "1", "，", "。", " "]
+        rng = random.Random(3)
+        for _ in range(4000):
+            text = "".join(rng.choices(pieces, k=rng.randint(0, 16)))
+            assert [m.span() for m in matches_near(pattern, key, text, reach)] == [
+                m.span() for m in pattern.finditer(text)], text
+        # one character less reach misses a match where the key sits furthest from the start
+        if reach == 7:
+            text = "甲乙丙丁戊己拉唑"
+            assert [m.group(0) for m in pattern.finditer(text)] == [text]
+            assert [m.group(0) for m in matches_near(pattern, key, text, reach - 1)] != [text]

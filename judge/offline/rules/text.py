@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 # A worked example follows the format instruction in MedBench prompts ("任务示例：", "示例：", "示例1").
@@ -56,6 +56,20 @@ def nfkc(text: str) -> str:
 def nfkc_compact(text: str | None) -> str:
     """`text` NFKC-normalised, with all whitespace removed ("" for None)."""
     return "".join(nfkc(text or "").split())  # str.split() splits where `\s` matches
+
+
+def matches_near(pattern: re.Pattern[str], key: re.Pattern[str], text: str, reach: int) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)` for a pattern (without anchors or lookbehind) each match of which holds a match of
+    `key` starting at most `reach` characters after its own start: the search starts `reach` characters before each
+    key instead of trying every position. No match starts earlier: its own key starts at or after the first key
+    found from where the search resumes."""
+    pos = 0
+    while (k := key.search(text, pos)) is not None:
+        m = pattern.search(text, max(pos, k.start() - reach))
+        if m is None:
+            return
+        yield m
+        pos = m.end() if m.end() > m.start() else m.end() + 1
 
 
 def has_letters(text: str) -> bool:
