@@ -50,7 +50,7 @@ _BYTE_BPE = re.compile(r"[\u4e00-\u9fff][\u0120\u010a\u0109]|[\u0120\u010a\u0109
 _LOOP = re.compile(r"(.{2,30}?)\1{4,}", re.DOTALL)
 _LOOP_SPANS = (2, 30)
 """Unit lengths `_LOOP` tries."""
-_SCAN_FIRST = (100, 20_000)
+_SCAN_FIRST = (10, 20_000)
 """Texts of this many characters are first checked by `_may_loop` (cheaper than the regex there)."""
 _MIN_REPEATED = 10
 """No repetition is shorter: a loop is a unit of 2+ characters 5+ times (10); a repeated line or sentence is 3
