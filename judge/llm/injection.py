@@ -159,9 +159,9 @@ reference are the same for every model answering it, and a short answer such as 
 
 
 def clear_injection_memos() -> None:
-    """Empty the memos of scanned texts and lines (`_shared_field_evidence`, `_line_keys`)."""
-    _shared_field_evidence.cache_clear()
-    _line_keys.cache_clear()
+    """Empty the memos of scanned texts and lines and of the patterns each set of keys allows."""
+    for memo in (_shared_field_evidence, _line_keys, _possible_with):
+        memo.cache_clear()
 
 
 def injection_fields(item: Any) -> list[str]:

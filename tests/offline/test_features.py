@@ -122,3 +122,27 @@ def test_nfkc_of_text_that_meets_after_a_line_break_is_that_of_each_part():
         a = "".join(rng.choices(pieces, k=rng.randint(0, 5))) + "\n"
         b = "".join(rng.choices(pieces, k=rng.randint(0, 5)))
         assert nfkc(a + b) == nfkc(a) + nfkc(b), repr(a + b)
+
+
+def test_clear_memos_empties_every_memo_of_the_offline_judge():
+    """A memo left warm would flatter the bench's fresh-process rows and hide a per-text cost."""
+    import functools
+    import importlib
+    import pkgutil
+
+    import judge.offline
+    from judge.offline.cascade import CascadeJudge
+    from judge.offline.features import clear_memos
+    from judge.offline.rules_judge import RulesJudge
+
+    names = ["judge.llm.injection", "judge.medbench.recall"] + [
+        m.name for m in pkgutil.walk_packages(judge.offline.__path__, "judge.offline.")]
+    memos = [(name, attr, fn) for name in names for attr, fn in vars(importlib.import_module(name)).items()
+             if isinstance(fn, functools._lru_cache_wrapper)]
+    assert len(memos) > 30
+    from judge.offline.baseline import BaselineJudge
+
+    CascadeJudge(RulesJudge(), BaselineJudge()).judge_batch(load_items())
+    assert sum(fn.cache_info().currsize > 0 for _, _, fn in memos) > 20  # the run filled them
+    clear_memos()
+    assert [f"{name}.{attr}" for name, attr, fn in memos if fn.cache_info().currsize] == []
