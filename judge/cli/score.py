@@ -11,8 +11,9 @@ from judge.cli.options import ApiKeyOpt, DbOpt, ProgressOpt, ReadDbOpt, fail, us
 
 
 def score_cmd(
-    inputs: Annotated[list[Path], typer.Argument(help="Model output folders (<model>/ holding <task>.jsonl) or "
-                                                      "single <model>/<task>.jsonl files.", show_default=False)],
+    inputs: Annotated[list[Path], typer.Argument(help="Model output folders (<model>/ holding <task>.jsonl), a "
+                                                      "folder of model folders (outputs/), or single "
+                                                      "<model>/<task>.jsonl files.", show_default=False)],
     db: DbOpt = Path("medjudge.duckdb"),
     prompts: Annotated[Path | None, typer.Option("--prompts", help="MedBench prompts folder (<task>.jsonl): checks "
                                                  "coverage and fixes the option order letter keys refer to.")] = None,

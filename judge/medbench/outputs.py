@@ -196,13 +196,22 @@ def iter_records(path: Path, table: dict[str, TaskInfo], aliases: dict[str, str]
 
 
 def output_files(outputs: Iterable[Path]) -> list[tuple[str, Path]]:
-    """(model, file) pairs: a folder's *.jsonl files named after the folder, or a file named after its parent."""
+    """(model, file) pairs: a folder's *.jsonl files named after the folder, or a file named after its parent.
+
+    A folder with no *.jsonl of its own is read as a folder of model folders (`outputs/` holding `gpt40/`, …),
+    one level deep; hidden folders are left out.
+    """
     pairs: list[tuple[str, Path]] = []
     for p in map(Path, outputs):
-        if p.is_dir():
-            pairs += [(p.name, f) for f in sorted(p.glob("*.jsonl"))]
-        else:
+        if not p.is_dir():
             pairs.append((p.resolve().parent.name, p))
+            continue
+        own = sorted(p.glob("*.jsonl"))
+        if own:
+            pairs += [(p.name, f) for f in own]
+            continue
+        for d in sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")):
+            pairs += [(d.name, f) for f in sorted(d.glob("*.jsonl"))]
     return pairs
 
 

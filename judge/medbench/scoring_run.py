@@ -14,7 +14,7 @@ database ends up the same.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -249,19 +249,28 @@ def score_outputs(
     `key` an answer key file (judge.medbench.answer_key.load_answer_key), or "consensus" for a silver key built from
     every model in the store (`silver_min_agreement`: share of the answering models that must agree). Open answers
     with a reference are scored by `recall_judge` (default: the offline bigram judge) and are wrong below
-    `recall_threshold`. Raises ValueError when no item at all could be read.
+    `recall_threshold`. Raises ValueError, storing nothing, when an input folder or the prompts folder holds no
+    .jsonl file, when no item at all could be read, or when no record of some model holds an answer.
     """
     t0 = time.perf_counter()
     paths = [Path(p).resolve() for p in inputs]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    files = output_files(paths)
+    per_input = [output_files([p]) for p in paths]
+    empty = [str(p) for p, found in zip(paths, per_input, strict=True) if not found]
+    if empty:
+        raise ValueError(f"no .jsonl output files in {', '.join(empty)}: each input is a model's folder of "
+                         "<task>.jsonl files, a folder of such model folders, or one <model>/<task>.jsonl file")
+    files = [pair for found in per_input for pair in found]
     if not files:
         raise ValueError(f"no .jsonl output files under {', '.join(map(str, paths))}")
     prompts_dir = Path(prompts).resolve() if prompts is not None else None
     if prompts_dir is not None and not prompts_dir.is_dir():
         raise FileNotFoundError(f"prompts folder not found: {prompts_dir}")
+    if prompts_dir is not None and not any(prompts_dir.glob("*.jsonl")):
+        raise ValueError(f"no <task>.jsonl prompt files in {prompts_dir}: --prompts takes the benchmark's prompts "
+                         "folder (one <task>.jsonl per task, as the models were asked), not medjudge's own prompts/")
     consensus = key is not None and str(key) == CONSENSUS
     if consensus and not 0.0 < silver_min_agreement <= 1.0:
         raise ValueError(f"the silver key's minimum agreement must be in (0, 1], not {silver_min_agreement}")
@@ -272,6 +281,13 @@ def score_outputs(
     if not result.items:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.problem_counts().items())) or "no lines"
         raise ValueError(f"no item could be read from {len(files)} output file(s) ({kinds}); nothing was stored")
+    records = Counter(it.model for it in result.items)
+    silent = sorted(set(records) - {it.model for it in result.items if it.response.strip()})
+    if silent:
+        which = ", ".join(f"{m} ({records[m]} records)" for m in silent)
+        raise ValueError(f"no record of {which} holds an answer (`answer` is null or blank in every one): these "
+                         "look like the benchmark's prompts, not a model's outputs. Pass the models' output folders "
+                         "as inputs and the prompts folder to --prompts; nothing was stored")
     extractions = extract_items(result.items)
     orders = prompt_orders(prompts_dir) if prompts_dir is not None else None
     scored = score_items(result.items, extractions, answer_key, recall_judge=judge,

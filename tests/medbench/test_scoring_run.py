@@ -232,6 +232,55 @@ def test_missing_inputs_raise(tmp_path) -> None:
         score_outputs(OUTPUTS, db=tmp_path / "d.duckdb", prompts=tmp_path / "nope", progress=False)
 
 
+def test_a_folder_of_model_folders_reads_as_its_model_folders(tmp_path) -> None:
+    by_models = score_outputs(OUTPUTS, db=tmp_path / "a.duckdb", prompts=FIX / "prompts", progress=False)
+    by_parent = score_outputs([FIX / "outputs"], db=tmp_path / "b.duckdb", prompts=FIX / "prompts", progress=False)
+    assert (by_parent.n_files, by_parent.n_ingested) == (by_models.n_files, by_models.n_ingested) == (3, 11)
+    query = "SELECT item_id, model, response, correct FROM items ORDER BY item_id"
+    assert db_rows(tmp_path / "b.duckdb", query) == db_rows(tmp_path / "a.duckdb", query)
+    # one level only: a folder of folders of model folders holds no output file of its own or of its children
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "run1").symlink_to(FIX / "outputs", target_is_directory=True)
+    with pytest.raises(ValueError, match="no .jsonl output files in .*deep"):
+        score_outputs([tmp_path / "deep"], db=tmp_path / "c.duckdb", progress=False)
+
+
+def test_a_listed_folder_without_outputs_stops_the_run(tmp_path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("x", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"no \.jsonl output files in .*notes: each input is"):
+        score_outputs([*OUTPUTS, tmp_path / "notes"], db=tmp_path / "d.duckdb", progress=False)
+    assert not (tmp_path / "d.duckdb").exists()
+
+
+def test_a_prompts_folder_without_prompt_files_stops_the_run(tmp_path) -> None:
+    own_prompts = Path(__file__).resolve().parents[2] / "prompts"  # medjudge's judge prompts, not a benchmark's
+    assert not list(own_prompts.glob("*.jsonl"))
+    with pytest.raises(ValueError, match="no <task>.jsonl prompt files in .*prompts: --prompts takes the bench"):
+        score_outputs(OUTPUTS, db=tmp_path / "d.duckdb", prompts=own_prompts, progress=False)
+    assert not (tmp_path / "d.duckdb").exists()
+
+
+def test_prompt_files_given_as_outputs_stop_the_run(tmp_path) -> None:
+    # the benchmark's prompts hold `answer: null` on every line: scored, all 7 would be "wrong" with no answer
+    with pytest.raises(ValueError, match=r"no record of prompts \(7 records\) holds an answer"):
+        score_outputs([FIX / "prompts"], db=tmp_path / "d.duckdb", progress=False)
+    # beside real outputs too: the prompts folder read as one more model
+    with pytest.raises(ValueError, match=r"no record of prompts \(7 records\) holds an answer"):
+        score_outputs([*OUTPUTS, FIX / "prompts"], db=tmp_path / "d.duckdb", progress=False)
+    assert not (tmp_path / "d.duckdb").exists()
+    res = runner.invoke(app, ["score", str(FIX / "prompts"), "--db", str(tmp_path / "d.duckdb"), "--no-progress"])
+    assert res.exit_code == 2 and "these look like the benchmark's prompts" in res.output, res.output
+    # one answer among them is enough to score: an empty answer is a finding, not a mistake
+    (tmp_path / "m").mkdir()
+    lines = (FIX / "prompts" / "MedSpeQA.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0]) | {"answer": "多饮水，注意休息。"}
+    (tmp_path / "m" / "MedSpeQA.jsonl").write_text("\n".join([json.dumps(first, ensure_ascii=False), *lines[1:]]),
+                                                   encoding="utf-8")
+    s = score_outputs([tmp_path / "m"], db=tmp_path / "e.duckdb", progress=False)
+    assert s.n_ingested == 2
+
+
 def test_cli_score_then_report(tmp_path) -> None:
     db = tmp_path / "c.duckdb"
     res = runner.invoke(app, ["score", *map(str, OUTPUTS), "--db", str(db), "--prompts", str(FIX / "prompts"),
@@ -281,6 +330,21 @@ def test_real_sample_scores_quickly(tmp_path) -> None:
     assert {m: rob[(m, "Med-Exam")].n_consistent for m in ("gpt40", "deepseek-32b")} == {"gpt40": 124,
                                                                                         "deepseek-32b": 105}
     assert db_rows(db, "SELECT count(*) FROM robustness") == [(9,)]
+
+
+@pytest.mark.skipif(not (REAL / "outputs").is_dir(), reason="shared MedBench sample not available")
+def test_real_outputs_folder_as_one_input(tmp_path) -> None:
+    s = score_outputs([REAL / "outputs"], db=tmp_path / "all.duckdb", prompts=REAL / "prompts", progress=False)
+    assert (s.n_files, s.n_ingested) == (60, 3 * 2337)
+    assert {m for (m,) in db_rows(tmp_path / "all.duckdb", "SELECT DISTINCT model FROM items")} == set(MODELS)
+
+
+@pytest.mark.skipif(not (REAL / "outputs").is_dir(), reason="shared MedBench sample not available")
+def test_real_prompts_given_as_outputs_stop_the_run(tmp_path) -> None:
+    # `medjudge score medbench_public_sample/*`: the outputs folder, the prompts folder and the README
+    with pytest.raises(ValueError, match=r"no record of prompts \(2337 records\) holds an answer"):
+        score_outputs(sorted(REAL.iterdir()), db=tmp_path / "p.duckdb", progress=False)
+    assert not (tmp_path / "p.duckdb").exists()
 
 
 @pytest.mark.skipif(not (REAL / "outputs").is_dir(), reason="shared MedBench sample not available")
